@@ -1,0 +1,12 @@
+"""spmopt: sales performance management research — territory design, quotas and comp-plan simulation."""
+
+from spmopt.data.io import read_table
+from spmopt.errors import AlignmentCheckError, InfeasibleError, InputError, SolverError, SpmoptError
+from spmopt.solver import SolveOptions
+from spmopt.territory import Alignment, AlignmentProblem, align, check_alignment, evaluate, make_problem
+
+__version__ = "0.1.0"
+
+__all__ = ["Alignment", "AlignmentCheckError", "AlignmentProblem", "InfeasibleError", "InputError",
+           "SolveOptions", "SolverError", "SpmoptError", "align", "check_alignment", "evaluate", "make_problem",
+           "read_table"]

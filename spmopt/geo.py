@@ -1,0 +1,53 @@
+"""Distances between units and territory centres, and adjacency graphs.
+
+``lat,lon`` coordinates give great-circle (haversine) distances in kilometres on a sphere of radius
+6,371.0088 km (the IUGG mean Earth radius); ``x,y`` coordinates give Euclidean distances in the file's unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance in km; arguments broadcast (degrees)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dlmb = np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def distance_matrix(a: np.ndarray, b: np.ndarray, system: str) -> np.ndarray:
+    """Distances between the rows of ``a`` (n×2) and ``b`` (m×2): an n×m array.
+
+    ``system`` is ``'latlon'`` (columns lat, lon; haversine km) or ``'xy'`` (Euclidean).
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if system == "latlon":
+        return haversine_km(a[:, 0:1], a[:, 1:2], b[None, :, 0], b[None, :, 1])
+    if system == "xy":
+        diff = a[:, None, :] - b[None, :, :]
+        return np.sqrt((diff**2).sum(axis=2))
+    raise ValueError(f"unknown coordinate system '{system}' (use 'latlon' or 'xy')")
+
+
+def delaunay_edges(points: np.ndarray, system: str, *, max_factor: float = 3.0) -> np.ndarray:
+    """Neighbour pairs from a Delaunay triangulation of the points, dropping edges longer than
+    ``max_factor`` × the median edge length (long edges cross water or empty land). Returns a k×2 index array."""
+    from scipy.spatial import Delaunay
+
+    pts = np.asarray(points, dtype=float)
+    if system == "latlon":  # equirectangular projection is adequate for neighbour finding
+        lat0 = np.radians(np.nanmean(pts[:, 0]))
+        pts = np.column_stack([pts[:, 1] * np.cos(lat0), pts[:, 0]])
+    tri = Delaunay(pts)
+    s = tri.simplices
+    e = np.vstack([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    length = np.linalg.norm(pts[e[:, 0]] - pts[e[:, 1]], axis=1)
+    keep = length <= max_factor * np.median(length)
+    return e[keep]

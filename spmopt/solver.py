@@ -1,0 +1,139 @@
+"""The one place that talks to a MIP solver.
+
+Callers pass a Pyomo model and one :class:`SolveOptions`; they get back a :class:`SolveOutcome` with the status,
+incumbent objective, best bound, relative gap and wall time. HiGHS (through Pyomo's ``contrib.solver`` HiGHS
+interface, which drives ``highspy`` in-process) is the default and, for now, the only solver.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyomo.environ as pyo
+
+SOLVERS = ("highs",)
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """Solver settings. ``time_limit`` in seconds (None = no limit); ``mip_gap`` the relative gap at which
+    the solver may stop; ``threads`` (None = solver default); ``log`` echoes the solver log to stdout;
+    ``extra`` passes raw solver options (HiGHS option names)."""
+
+    solver: str = "highs"
+    time_limit: float | None = 60.0
+    mip_gap: float = 1e-4
+    threads: int | None = None
+    log: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"unknown solver '{self.solver}' (available: {', '.join(SOLVERS)})")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time limit must be > 0 seconds, got {self.time_limit}")
+        if not 0 <= self.mip_gap < 1:
+            raise ValueError(f"mip gap must be in [0, 1), got {self.mip_gap}")
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """``status`` is one of ``optimal`` (proved within the gap tolerance), ``feasible`` (stopped by a limit
+    with an incumbent), ``infeasible``, ``no_solution`` (stopped by a limit with none) or ``error``."""
+
+    status: str
+    objective: float | None
+    bound: float | None
+    seconds: float
+    termination: str
+    solver: str
+    log: str = ""
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    @property
+    def gap(self) -> float | None:
+        return relative_gap(self.objective, self.bound)
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """|objective − bound| / max(|objective|, 1e-9): the share of the objective the bound leaves open."""
+    if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):
+        return None
+    return max(0.0, objective - bound) / max(abs(objective), 1e-9)
+
+
+def solve(model: pyo.ConcreteModel, options: SolveOptions = SolveOptions(),
+          warm_start: dict | None = None) -> SolveOutcome:
+    """Solve ``model`` (minimisation) and load the incumbent into its variables when there is one.
+
+    ``warm_start`` maps Pyomo variables to values of a feasible (or partial) solution handed to the solver as
+    its first incumbent.
+    """
+    from pyomo.contrib.solver.common.results import TerminationCondition as TC
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    opt = Highs()
+    t0 = time.perf_counter()
+    opt.set_instance(model)
+    h = opt._solver_model  # the highspy.Highs object behind the interface
+    if warm_start:
+        _set_solution(opt, h, warm_start)
+    kwargs: dict[str, Any] = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
+                                  rel_gap=options.mip_gap, solver_options=dict(options.extra))
+    if options.time_limit is not None:
+        kwargs["time_limit"] = float(options.time_limit)
+    if options.threads is not None:
+        kwargs["threads"] = options.threads
+    if options.log:
+        import sys
+
+        kwargs["tee"] = [sys.stdout]
+    res = opt.solve(model, **kwargs)
+    secs = time.perf_counter() - t0
+    tc = res.termination_condition
+    has = res.incumbent_objective is not None
+    if tc == TC.convergenceCriteriaSatisfied:
+        status = "optimal"
+    elif tc in (TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded):
+        status = "infeasible"
+    elif tc in (TC.maxTimeLimit, TC.iterationLimit, TC.interrupted, TC.objectiveLimit, TC.unknown):
+        status = "feasible" if has else "no_solution"
+    else:
+        status = "error"
+    if has:
+        res.solution_loader.load_vars()
+    bound = res.objective_bound
+    if status == "optimal" and bound is None:
+        bound = res.incumbent_objective
+    return SolveOutcome(status=status, objective=res.incumbent_objective if has else None,
+                        bound=None if bound is None or not math.isfinite(bound) else float(bound),
+                        seconds=secs, termination=str(tc.name), solver=f"highs {'.'.join(map(str, opt.version()))}",
+                        log=res.solver_log or "")
+
+
+def _set_solution(opt, h, values: dict) -> None:
+    import highspy
+    import numpy as np
+
+    index = opt._pyomo_var_to_solver_var_map
+    idx, val = [], []
+    for v, x in values.items():
+        k = index.get(id(v))
+        if k is not None:
+            idx.append(k)
+            val.append(float(x))
+    if not idx:
+        return
+    sol = highspy.HighsSolution()
+    n = h.getNumCol()
+    col = np.zeros(n)
+    col[np.asarray(idx)] = val
+    sol.col_value = list(col)
+    sol.value_valid = True
+    h.setSolution(sol)

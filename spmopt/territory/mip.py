@@ -1,0 +1,214 @@
+"""Pyomo model of territory alignment (Kalcsics–Nickel–Schröder; Ríos-Mercado), one function per family.
+
+Formulation (symbols in :mod:`spmopt.territory.problem`; mirrored in docs/formulations.md)::
+
+    min   Σ_(i,j)∈A c_ij x_ij  +  Σ_m λ_m Σ_i w_im (1 − x_i,cur(i))                              (0)
+    s.t.  Σ_j x_ij = 1                                    ∀ i ∈ I                                  (1)
+          (1−τ_m) μ_m s_j ≤ Σ_i w_im x_ij ≤ (1+τ_m) μ_m s_j   ∀ j, balanced m                      (2)
+          L_jm s_j ≤ Σ_i w_im x_ij ≤ U_jm s_j             ∀ j, limited m                           (3)
+          Σ_i w_im (1 − x_i,cur(i)) ≤ δ_m Σ_i w_im        ∀ m with a disruption limit              (4)
+          x_ij ≤ y_j, x_jj = y_j, Σ_j y_j = k             (only when centres are chosen)           (5)
+          x_ij ∈ {0,1}, y_j ∈ {0,1}
+
+with s_j = y_j when centres are chosen and s_j = 1 otherwise; sums in (4) run over units with a current
+territory, and x_i,cur(i) is 0 when that pair is not allowed. Locks are enforced by A (a locked unit has one
+allowed pair).
+
+*Elastic form* (``relax``): for each relaxed family f a variable r_f ≥ 0 widens its limits — (2) becomes
+(1−τ−r)μ s_j − … i.e. ``± r_f μ_m``, (3) ``U_jm (s_j + r_f)`` / ``L_jm (s_j − r_f)``, (4) ``(δ_m + r_f) Σ w`` —
+and the objective is Σ_f r_f. Its optimum is the smallest relaxation (in tolerance units) that makes the
+request feasible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
+
+from spmopt.territory.problem import AlignmentProblem
+
+
+@dataclass
+class AlignmentModel:
+    """A built model and the index maps needed to read its answer."""
+
+    problem: AlignmentProblem
+    model: pyo.ConcreteModel
+    arc_unit: np.ndarray
+    arc_terr: np.ndarray
+    relaxed: dict[str, pyo.Var] = field(default_factory=dict)
+
+    def warm_start(self, assignment: pd.Series) -> dict:
+        """Variable values of a given assignment (unit id → territory id), for the solver's first incumbent."""
+        p = self.problem
+        ui = p.unit_ids.get_indexer(assignment.index)
+        tj = pd.Index(p.territory_ids).get_indexer(assignment.to_numpy())
+        chosen = np.zeros((p.n_units, len(p.territory_ids)), dtype=bool)
+        ok = (ui >= 0) & (tj >= 0)
+        chosen[ui[ok], tj[ok]] = True
+        m = self.model
+        vals = {m.x[a]: float(chosen[i, j]) for a, (i, j) in enumerate(zip(self.arc_unit, self.arc_terr,
+                                                                            strict=True))}
+        if p.chooses_centres:
+            used = chosen.any(axis=0)
+            vals.update({m.y[j]: float(used[j]) for j in m.J})
+        return vals
+
+    def assignment(self) -> pd.Series:
+        """Read the solved x into unit id → territory id (the territory with the largest x for each unit)."""
+        p = self.problem
+        xv = np.array([self.model.x[a].value or 0.0 for a in range(len(self.arc_unit))])
+        best = np.full(p.n_units, -1.0)
+        terr = np.full(p.n_units, -1)
+        order = np.lexsort((-xv, self.arc_unit))  # per unit, largest x first
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = self.arc_unit[order][1:] != self.arc_unit[order][:-1]
+        sel = order[first]
+        best[self.arc_unit[sel]] = xv[sel]
+        terr[self.arc_unit[sel]] = self.arc_terr[sel]
+        tids = np.asarray(p.territory_ids, dtype=object)
+        return pd.Series(tids[terr], index=p.unit_ids, name="territory_id")
+
+
+def _lin(coefs, variables, constant: float = 0.0) -> LinearExpression:
+    return LinearExpression(constant=constant, linear_coefs=list(map(float, coefs)), linear_vars=list(variables))
+
+
+def build_model(p: AlignmentProblem, *, relax: Collection[str] = ()) -> AlignmentModel:
+    """Build the Pyomo model of ``p``. ``relax`` names families to make elastic: ``balance:<m>``,
+    ``capacity:<m>`` (maxima), ``minimum:<m>``, ``disruption:<m>``; with any, the objective is Σ r_f."""
+    ai, aj = p.arcs()
+    m = pyo.ConcreteModel(name="territory_alignment")
+    m.A = pyo.RangeSet(0, len(ai) - 1)
+    m.I = pyo.RangeSet(0, p.n_units - 1)
+    m.J = pyo.RangeSet(0, len(p.territory_ids) - 1)
+    m.x = pyo.Var(m.A, within=pyo.Binary)
+    am = AlignmentModel(problem=p, model=m, arc_unit=ai, arc_terr=aj)
+    m.r = pyo.Var(sorted(relax), within=pyo.NonNegativeReals) if relax else None
+    am.relaxed = {f: m.r[f] for f in relax}
+    xs = [m.x[a] for a in range(len(ai))]
+    by_terr = _group(aj, len(p.territory_ids))
+    add_assignment_constraints(m, ai, xs, p.n_units)
+    if p.chooses_centres:
+        add_centre_constraints(m, p, ai, aj, xs)
+    add_balance_constraints(m, p, ai, xs, by_terr, am.relaxed)
+    add_limit_constraints(m, p, ai, xs, by_terr, am.relaxed)
+    add_disruption_constraints(m, p, ai, aj, xs, am.relaxed)
+    set_objective(m, p, ai, aj, xs, am.relaxed)
+    return am
+
+
+def _group(keys: np.ndarray, n: int) -> list[np.ndarray]:
+    """Positions of ``keys`` grouped by value 0..n-1."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(n + 1))
+    return [order[bounds[k]:bounds[k + 1]] for k in range(n)]
+
+
+def _s(m, p: AlignmentProblem, j: int):
+    """s_j: y_j when centres are chosen, else 1."""
+    return m.y[j] if p.chooses_centres else 1.0
+
+
+def add_assignment_constraints(m, ai, xs, n_units: int) -> None:
+    """(1) Σ_j x_ij = 1 for every unit i: each unit in exactly one territory."""
+    by_unit = _group(ai, n_units)
+    m.assign = pyo.Constraint(m.I, rule=lambda m, i: _lin(np.ones(len(by_unit[i])),
+                                                          [xs[a] for a in by_unit[i]]) == 1)
+
+
+def add_centre_constraints(m, p: AlignmentProblem, ai, aj, xs) -> None:
+    """(5) x_ij ≤ y_j (assign only to open centres); x_jj = y_j (an open centre serves itself, when that pair
+    is allowed); Σ_j y_j = k."""
+    m.y = pyo.Var(m.J, within=pyo.Binary)
+    m.n_centres = pyo.Constraint(expr=_lin(np.ones(len(m.J)), [m.y[j] for j in m.J]) == p.k)
+    m.open = pyo.Constraint(m.A, rule=lambda m, a: xs[a] <= m.y[int(aj[a])])
+    self_arc = np.flatnonzero(ai == aj)  # candidate centres are the units, in the same order
+    m.self_serve = pyo.Constraint(self_arc.tolist(), rule=lambda m, a: xs[a] == m.y[int(aj[a])])
+
+
+def add_balance_constraints(m, p: AlignmentProblem, ai, xs, by_terr, relaxed) -> None:
+    """(2) (1−τ_m) μ_m s_j ≤ Σ_i w_im x_ij ≤ (1+τ_m) μ_m s_j for every territory j and balanced measure m."""
+    keys, lo, hi = [], {}, {}
+    for meas, tau in p.balance.items():
+        w, mu = p.measure(meas), p.mean(meas)
+        r = relaxed.get(f"balance:{meas}")
+        for j, arcs in enumerate(by_terr):
+            size = _lin(w[ai[arcs]], [xs[a] for a in arcs])
+            s = _s(m, p, j)
+            slack = mu * r if r is not None else 0.0
+            keys.append((meas, j))
+            lo[(meas, j)] = size >= (1 - tau) * mu * s - slack
+            hi[(meas, j)] = size <= (1 + tau) * mu * s + slack
+    m.balance_lo = pyo.Constraint(keys, rule=lambda m, meas, j: lo[(meas, j)])
+    m.balance_hi = pyo.Constraint(keys, rule=lambda m, meas, j: hi[(meas, j)])
+
+
+def add_limit_constraints(m, p: AlignmentProblem, ai, xs, by_terr, relaxed) -> None:
+    """(3) L_jm s_j ≤ Σ_i w_im x_ij ≤ U_jm s_j for limited measures (capacity, per-territory max/min)."""
+    cons: dict[tuple, object] = {}
+    for meas in p.limited_measures():
+        w = p.measure(meas)
+        U, L = p.limit_vector("max", meas), p.limit_vector("min", meas)
+        rU, rL = relaxed.get(f"capacity:{meas}"), relaxed.get(f"minimum:{meas}")
+        for j, arcs in enumerate(by_terr):
+            size = _lin(w[ai[arcs]], [xs[a] for a in arcs])
+            s = _s(m, p, j)
+            if np.isfinite(U[j]):
+                cons[("max", meas, j)] = size <= U[j] * (s + rU) if rU is not None else size <= U[j] * s
+            if L[j] > 0:
+                cons[("min", meas, j)] = size >= L[j] * (s - rL) if rL is not None else size >= L[j] * s
+    m.limits = pyo.Constraint(list(cons), rule=lambda m, *k: cons[k])
+
+
+def _current_arcs(p: AlignmentProblem, ai, aj):
+    """For units with a current territory: (unit indices, arc index of the current pair or -1)."""
+    cur = p.current()
+    if cur is None:
+        return np.array([], dtype=int), np.array([], dtype=int)
+    tj = pd.Index(p.territory_ids).get_indexer(cur.fillna("").to_numpy())
+    has = np.flatnonzero(cur.notna().to_numpy())
+    lookup = {(int(i), int(j)): a for a, (i, j) in enumerate(zip(ai, aj, strict=True))}
+    arc = np.array([lookup.get((int(i), int(tj[i])), -1) for i in has], dtype=int)
+    return has, arc
+
+
+def _moved(p: AlignmentProblem, meas: str, has, arc, xs):
+    """Σ_i w_im (1 − x_i,cur(i)) as a linear expression."""
+    w = p.measure(meas)[has]
+    ok = arc >= 0
+    return _lin(-w[ok], [xs[a] for a in arc[ok]], constant=float(w.sum()))
+
+
+def add_disruption_constraints(m, p: AlignmentProblem, ai, aj, xs, relaxed) -> None:
+    """(4) Σ_i w_im (1 − x_i,cur(i)) ≤ δ_m Σ_i w_im: at most a share δ_m of measure m moves."""
+    if not p.max_disruption:
+        m.disruption = pyo.Constraint(pyo.Any)
+        return
+    has, arc = _current_arcs(p, ai, aj)
+    cons = {}
+    for meas, frac in p.max_disruption.items():
+        base = float(p.measure(meas)[has].sum())
+        r = relaxed.get(f"disruption:{meas}")
+        cons[meas] = _moved(p, meas, has, arc, xs) <= (frac + r) * base if r is not None else \
+            _moved(p, meas, has, arc, xs) <= frac * base
+    m.disruption = pyo.Constraint(list(cons), rule=lambda m, k: cons[k])
+
+
+def set_objective(m, p: AlignmentProblem, ai, aj, xs, relaxed) -> None:
+    """(0) total (weighted) distance plus the price of disruption; in elastic form, Σ_f r_f."""
+    if relaxed:
+        m.obj = pyo.Objective(expr=sum(relaxed.values()), sense=pyo.minimize)
+        return
+    c = p.cost()[ai, aj]
+    expr = _lin(c, xs)
+    if p.disruption_price:
+        has, arc = _current_arcs(p, ai, aj)
+        for meas, price in p.disruption_price.items():
+            expr = expr + price * _moved(p, meas, has, arc, xs)
+    m.obj = pyo.Objective(expr=expr, sense=pyo.minimize)
