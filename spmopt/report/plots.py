@@ -1,0 +1,106 @@
+"""Plots. Each function takes a result and an optional matplotlib ``ax`` and returns the axes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from spmopt.territory.solve import Alignment  # noqa: E402
+
+
+def _xy(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+    if "lon" in units.columns:
+        lat = units["lat"].to_numpy(dtype=float)
+        return units["lon"].to_numpy(dtype=float), lat, 1.0 / np.cos(np.radians(np.nanmean(lat)))
+    return units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float), 1.0
+
+
+def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", size_by: str | None = None,
+                     title: str | None = None):
+    """Map of units coloured by territory (``which='after'`` the answer, ``'before'`` the current alignment),
+    marker area proportional to ``size_by`` (default: the first balance measure), centres as black stars and a
+    line from each unit to its centre."""
+    p = alignment.problem
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 6))
+    if not any(c in p.units.columns for c in ("lon", "x")):
+        ax.text(0.5, 0.5, "no coordinates to draw", ha="center", transform=ax.transAxes)
+        return ax
+    assign = alignment.assignment if which == "after" else p.current()
+    if assign is None:
+        raise ValueError("no current alignment to draw")
+    x, y, aspect = _xy(p.units)
+    labels = sorted(pd.unique(assign.dropna()))
+    code = pd.Index(labels).get_indexer(assign.to_numpy())
+    cmap = plt.get_cmap("tab20")
+    colours = np.array([cmap(k % 20) for k in range(max(len(labels), 1))])
+    size_by = size_by or next(iter(p.balance), None)
+    s = 18.0
+    if size_by is not None:
+        w = p.measure(size_by)
+        s = 8 + 120 * w / w.max() if w.max() > 0 else 18.0
+    centre_of = _centre_points(alignment, labels, which)
+    for k, t in enumerate(labels):
+        sel = code == k
+        if t in centre_of and np.isfinite(centre_of[t][0]):
+            cx, cy = centre_of[t]
+            for xi, yi in zip(x[sel], y[sel], strict=True):
+                ax.plot([xi, cx], [yi, cy], color=colours[k], lw=0.4, alpha=0.5, zorder=1)
+    ax.scatter(x, y, s=s, c=colours[np.maximum(code, 0)], edgecolors="white", linewidths=0.3, zorder=2)
+    cx = [centre_of[t][0] for t in labels if t in centre_of]
+    cy = [centre_of[t][1] for t in labels if t in centre_of]
+    ax.scatter(cx, cy, marker="*", s=160, c="black", edgecolors="white", linewidths=0.8, zorder=3)
+    ax.set_aspect(aspect)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or ("Optimised alignment" if which == "after" else "Current alignment"), fontsize=10)
+    return ax
+
+
+def _centre_points(alignment: Alignment, labels, which: str) -> dict:
+    p = alignment.problem
+    x, y, _ = _xy(p.units)
+    pos = {u: (x[i], y[i]) for i, u in enumerate(p.unit_ids)}
+    out = {}
+    for t in labels:
+        if p.territories is None:
+            out[t] = pos.get(t, (np.nan, np.nan))
+            continue
+        cu = p.territories.at[t, "center_unit"] if t in p.territories.index else None
+        if cu is not None and cu in pos:
+            out[t] = pos[cu]
+        else:
+            cols = ["lon", "lat"] if "lon" in p.territories.columns else ["x", "y"]
+            if t in p.territories.index and all(c in p.territories.columns for c in cols):
+                out[t] = tuple(p.territories.loc[t, cols].to_numpy(dtype=float))
+    return out
+
+
+def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
+    """Side-by-side maps of the current and the optimised alignment, with their key figures in the titles.
+    Returns the figure (one panel if there is no current alignment)."""
+    before = alignment.before
+    n = 2 if before is not None else 1
+    fig, axes = plt.subplots(1, n, figsize=(7.5 * n, 6.6), squeeze=False)
+    bal = list(alignment.problem.balance) or ["count"]
+
+    def caption(m):
+        dev = ", ".join(f"{k} ±{100 * m.max_balance_deviation.get(k, 0):.0f}%" for k in bal)
+        return f"distance {m.distance:,.0f} {alignment.problem.distance_unit}; max dev {dev}"
+
+    if before is not None:
+        plot_territories(alignment, axes[0, 0], which="before", size_by=size_by,
+                         title=f"Current alignment\n{caption(before)}")
+    dis = ""
+    if alignment.metrics.disruption:
+        m0 = bal[0]
+        dis = f"; {100 * alignment.metrics.disruption.get(m0, 0):.0f}% of {m0} moved"
+    plot_territories(alignment, axes[0, n - 1], which="after", size_by=size_by,
+                     title=f"Optimised ({alignment.status}, gap {100 * (alignment.gap or 0):.2f}%)\n"
+                           f"{caption(alignment.metrics)}{dis}")
+    fig.tight_layout()
+    return fig
