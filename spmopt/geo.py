@@ -37,7 +37,8 @@ def distance_matrix(a: np.ndarray, b: np.ndarray, system: str) -> np.ndarray:
 
 def delaunay_edges(points: np.ndarray, system: str, *, max_factor: float = 3.0) -> np.ndarray:
     """Neighbour pairs from a Delaunay triangulation of the points, dropping edges longer than
-    ``max_factor`` × the median edge length (long edges cross water or empty land). Returns a k×2 index array."""
+    ``max_factor`` × the median edge length (long edges cross water or empty land) unless they belong to a
+    minimum spanning tree, so the graph stays connected. Returns a k×2 index array (i < j)."""
     from scipy.spatial import Delaunay
 
     pts = np.asarray(points, dtype=float)
@@ -50,4 +51,12 @@ def delaunay_edges(points: np.ndarray, system: str, *, max_factor: float = 3.0) 
     e = np.unique(np.sort(e, axis=1), axis=0)
     length = np.linalg.norm(pts[e[:, 0]] - pts[e[:, 1]], axis=1)
     keep = length <= max_factor * np.median(length)
+    # never disconnect the graph: edges of a minimum spanning tree of the triangulation are always kept
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    g = coo_matrix((length + 1e-12, (e[:, 0], e[:, 1])), shape=(len(pts), len(pts)))
+    mst = minimum_spanning_tree(g).tocoo()
+    tree = {(min(a, b), max(a, b)) for a, b in zip(mst.row, mst.col, strict=True)}
+    keep |= np.array([(a, b) in tree for a, b in e])
     return e[keep]

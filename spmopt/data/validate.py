@@ -180,7 +180,8 @@ def validate_units(
         out[c] = v
     for c in ("current_territory", "locked_territory"):
         if c in df.columns:
-            out[c] = [None if _is_missing(v) else _id_text(v) for v in df[c]]
+            out[c] = pd.Series([None if _is_missing(v) else _id_text(v) for v in df[c]], index=out.index,
+                               dtype=object)
     measures = list(dict.fromkeys(measures))
     numeric: list[str] = []
     for c in df.columns:
@@ -272,6 +273,20 @@ def validate_territories(
     return out
 
 
+def require_coordinates(units: pd.DataFrame, unit_ids: Iterable[str]) -> None:
+    """Raise for the first of ``unit_ids`` that has no coordinates (it has no distance row either)."""
+    need = units.index.isin(list(unit_ids))
+    system = units.attrs.get("coords")
+    col = {"latlon": "lat", "xy": "x"}.get(system)
+    missing = need if col is None else need & units[col].isna().to_numpy()
+    if missing.any():
+        uid = units.index[int(np.flatnonzero(missing)[0])]
+        msg = ("units have no coordinates (give 'lat,lon' or 'x,y' columns) and no distance table row"
+               if col is None else "no coordinates and no distance row for this unit")
+        raise InputError(msg, source=units.attrs.get("source"), row=units.attrs["rows"].get(uid),
+                         column=col or "unit_id", value=uid)
+
+
 def check_territory_refs(units: pd.DataFrame, territory_ids: Iterable[str]) -> None:
     """Every ``current_territory`` / ``locked_territory`` of a unit must be a known territory id."""
     known = set(territory_ids)
@@ -280,7 +295,7 @@ def check_territory_refs(units: pd.DataFrame, territory_ids: Iterable[str]) -> N
         if c not in units.columns:
             continue
         for uid, t in units[c].items():
-            if t is not None and t not in known:
+            if not _is_missing(t) and t not in known:
                 raise InputError(f"unknown territory id '{t}' (known: {_preview(known)})",
                                  source=units.attrs.get("source"), row=rows.get(uid), column=c, value=t)
 

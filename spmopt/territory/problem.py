@@ -30,6 +30,7 @@ import pandas as pd
 from spmopt.data.validate import (
     COUNT_MEASURE,
     check_territory_refs,
+    require_coordinates,
     validate_distances,
     validate_territories,
     validate_units,
@@ -199,14 +200,17 @@ def make_problem(
     disruption_price = _parse_pairs(disruption_price, "disruption price")
     measures = [*balance, *capacity, *max_disruption, *disruption_price] + ([weight] if weight else [])
 
-    dist_units: set[str] = set()
-    if distances is not None and "unit_id" in distances.columns:
-        dist_units = {str(v).strip() for v in distances["unit_id"] if v is not None}
-    raw_ids = units["unit_id"].astype(str).str.strip() if "unit_id" in units.columns else pd.Series(dtype=str)
-    need = True if distances is None else set(raw_ids) - dist_units
-    u = validate_units(units, measures=measures, coordinates_required=need)
+    u = validate_units(units, measures=measures, coordinates_required=False)
     system = u.attrs["coords"]
     dunit = "km" if system == "latlon" else "distance units"
+    dist_units: set[str] = set()
+    dv = None
+    if distances is not None and k is not None:
+        dv = validate_distances(distances, u.index, u.index)
+    if dv is not None:
+        dist_units = set(dv["unit_id"])
+    if distances is None or k is not None:
+        require_coordinates(u, set(u.index) - dist_units)
 
     t_frame = None
     if k is not None:
@@ -227,8 +231,20 @@ def make_problem(
                              source=u.attrs["source"], row=u.attrs["rows"][bad.index[0]],
                              column="locked_territory", value=bad.iloc[0])
     else:
-        t_frame = validate_territories(territories, u, centres_required=distances is None
-                                       or bool(set(u.index) - dist_units))
+        t_frame = validate_territories(territories, u, centres_required=distances is None)
+        tids = tuple(t_frame.index)
+        if distances is not None:
+            dv = validate_distances(distances, u.index, tids)
+            dist_units = set(dv["unit_id"])
+            need = set(u.index) - dist_units
+            require_coordinates(u, need)
+            if need:
+                missing = [t for t in tids if system is None or np.isnan(t_frame.at[t, "lat" if system ==
+                                                                                        "latlon" else "x"])]
+                if missing:
+                    raise InputError(f"territory '{missing[0]}' has no centre, needed for units without a "
+                                     "distance row", source=t_frame.attrs["source"],
+                                     row=t_frame.attrs["rows"][missing[0]], column="center_unit")
         tids = tuple(t_frame.index)
         if not tids:
             raise InputError("no territories given", source=t_frame.attrs["source"])
@@ -236,8 +252,7 @@ def make_problem(
         cand = t_frame[[c for c in ("lat", "lon", "x", "y") if c in t_frame.columns]]
 
     D = np.full((len(u), len(tids)), np.inf)
-    if distances is not None:
-        dv = validate_distances(distances, u.index, tids)
+    if dv is not None:
         ii = u.index.get_indexer(dv["unit_id"])
         jj = pd.Index(tids).get_indexer(dv["territory_id"])
         D[ii, jj] = dv["distance"].to_numpy()
