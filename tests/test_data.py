@@ -142,3 +142,13 @@ def test_shipped_census_data():
     inst = northeast()
     assert inst.units["unit_id"].str.len().eq(5).all()
     assert inst.units["current_territory"].nunique() == len(inst.territories)
+
+
+def test_committed_scenario_copy_matches_generator(tmp_path):
+    """scenarios/northeast/*.csv are what `northeast()` writes (so the two cannot drift apart)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent.parent / "scenarios" / "northeast"
+    paths = northeast().write(tmp_path)
+    for name, p in paths.items():
+        assert Path(p).read_text() == (here / f"{name}.csv").read_text(), name
