@@ -61,7 +61,7 @@ def align(
     time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
     mip_gap: Annotated[float, typer.Option(help="Relative optimality gap at which to stop.")] = 1e-4,
     plot: Annotated[bool, typer.Option(help="Write map.png.")] = True,
-    log: Annotated[bool, typer.Option(help="Show the solver log.")] = False,
+    log: Annotated[bool, typer.Option("--log", help="Show the solver log.")] = False,
 ) -> None:
     """Assign units to territories: balanced (--balance potential=0.05), within capacity (--capacity
     workload=1800), with locks, a disruption limit (--max-disruption potential=0.2) or price, minimising

@@ -76,3 +76,16 @@ def test_generate(tmp_path):
     assert len(u) == 120 and {"unit_id", "x", "y", "potential", "workload", "current_territory"} <= set(u.columns)
     assert len(pd.read_csv(tmp_path / "territories.csv")) == 4
     assert list(pd.read_csv(tmp_path / "adjacency.csv").columns) == ["unit_a", "unit_b"]
+
+
+def test_cli_reference_matches_help():
+    """docs/cli.md documents every option of `align` (and names no option that does not exist)."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    res = runner.invoke(app, ["align", "--help"], terminal_width=200)
+    opts = set(re.findall(r"--[a-z][a-z-]+", res.output)) - {"--help", "--no-plot"}
+    documented = set(re.findall(r"--[a-z][a-z-]+", doc.split("## `spmopt generate`")[0])) - {"--no-plot"}
+    assert opts <= documented, opts - documented
+    assert documented <= opts | {"--plot"}, documented - opts
