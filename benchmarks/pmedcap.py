@@ -53,7 +53,8 @@ def distance_table(units: pd.DataFrame) -> pd.DataFrame:
 
 def solve(inst: dict, time_limit: float) -> dict:
     t0 = time.perf_counter()
-    r = spmopt.align(inst["units"][["unit_id", "demand"]], distances=distance_table(inst["units"]), k=inst["p"], capacity={"demand": inst["capacity"]}, time_limit=time_limit,
+    r = spmopt.align(inst["units"][["unit_id", "demand"]], distances=distance_table(inst["units"]), k=inst["p"],
+                     capacity={"demand": inst["capacity"]}, time_limit=time_limit,
                      mip_gap=1e-6)
     wall = time.perf_counter() - t0
     return {

@@ -69,21 +69,26 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 
 
 def solve(model: pyo.ConcreteModel, options: SolveOptions = SolveOptions(),
-          warm_start: dict | None = None) -> SolveOutcome:
+          warm_start: list[tuple] | None = None) -> SolveOutcome:
     """Solve ``model`` (minimisation) and load the incumbent into its variables when there is one.
 
-    ``warm_start`` maps Pyomo variables to values of a feasible (or partial) solution handed to the solver as
-    its first incumbent.
+    ``warm_start`` lists (Pyomo variable, value) pairs of a feasible solution handed to the solver as its first
+    incumbent.
     """
     from pyomo.contrib.solver.common.results import TerminationCondition as TC
     from pyomo.contrib.solver.solvers.highs import Highs
 
-    opt = Highs()
+    class _Highs(Highs):
+        """Pyomo's HiGHS interface, handing HiGHS a first incumbent right before it runs (any earlier and
+        the model updates Pyomo makes on ``solve`` discard it)."""
+
+        def _solve(self):
+            if warm_start:
+                _set_solution(self, self._solver_model, warm_start)
+            return super()._solve()
+
+    opt = _Highs()
     t0 = time.perf_counter()
-    opt.set_instance(model)
-    h = opt._solver_model  # the highspy.Highs object behind the interface
-    if warm_start:
-        _set_solution(opt, h, warm_start)
     kwargs: dict[str, Any] = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
                                   rel_gap=options.mip_gap, solver_options=dict(options.extra))
     if options.time_limit is not None:
@@ -117,13 +122,13 @@ def solve(model: pyo.ConcreteModel, options: SolveOptions = SolveOptions(),
                         log=res.solver_log or "")
 
 
-def _set_solution(opt, h, values: dict) -> None:
+def _set_solution(opt, h, values: list[tuple]) -> None:
     import highspy
     import numpy as np
 
     index = opt._pyomo_var_to_solver_var_map
     idx, val = [], []
-    for v, x in values.items():
+    for v, x in values:
         k = index.get(id(v))
         if k is not None:
             idx.append(k)

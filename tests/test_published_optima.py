@@ -10,8 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import spmopt  # noqa: E402
 from pmedcap import distance_table, load  # noqa: E402
+
+import spmopt  # noqa: E402
 
 
 def test_pmedcap_instance_1_reaches_published_optimum():

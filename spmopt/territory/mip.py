@@ -43,7 +43,7 @@ class AlignmentModel:
     arc_terr: np.ndarray
     relaxed: dict[str, pyo.Var] = field(default_factory=dict)
 
-    def warm_start(self, assignment: pd.Series) -> dict:
+    def warm_start(self, assignment: pd.Series) -> list[tuple]:
         """Variable values of a given assignment (unit id → territory id), for the solver's first incumbent."""
         p = self.problem
         ui = p.unit_ids.get_indexer(assignment.index)
@@ -52,11 +52,11 @@ class AlignmentModel:
         ok = (ui >= 0) & (tj >= 0)
         chosen[ui[ok], tj[ok]] = True
         m = self.model
-        vals = {m.x[a]: float(chosen[i, j]) for a, (i, j) in enumerate(zip(self.arc_unit, self.arc_terr,
-                                                                            strict=True))}
+        vals = [(m.x[a], float(chosen[i, j])) for a, (i, j) in enumerate(zip(self.arc_unit, self.arc_terr,
+                                                                              strict=True))]
         if p.chooses_centres:
             used = chosen.any(axis=0)
-            vals.update({m.y[j]: float(used[j]) for j in m.J})
+            vals += [(m.y[j], float(used[j])) for j in m.J]
         return vals
 
     def assignment(self) -> pd.Series:

@@ -11,11 +11,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import SolveOptions, relative_gap, solve
-from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate
+from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
 from spmopt.territory.mip import build_model
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
 
@@ -135,6 +136,9 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     t0 = time.perf_counter()
     am = build_model(p)
     build_s = time.perf_counter() - t0
+    cur = p.current()
+    if warm_start is None and cur is not None and cur.notna().all() and not violations(p, cur):
+        warm_start = cur  # the current alignment meets every limit: a time limit can never return less
     start = am.warm_start(warm_start) if warm_start is not None else None
     out = solve(am.model, opts, warm_start=start)
     if out.status == "infeasible":
@@ -145,16 +149,22 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     assignment = am.assignment()
     check_alignment(p, assignment)
     metrics = evaluate(p, assignment)
-    cur = p.current()
     before = evaluate(p, cur) if cur is not None and cur.notna().all() else None
     objective = metrics.objective
-    bound = out.bound
-    if bound is not None and out.status == "optimal":
+    bound = max(out.bound if out.bound is not None else -np.inf, trivial_bound(p))
+    if out.status == "optimal":
         bound = min(bound, objective)
     return Alignment(problem=p, assignment=assignment, status=out.status, objective=objective, bound=bound,
                      gap=relative_gap(objective, bound), solve_seconds=out.seconds, build_seconds=build_s,
                      solver=out.solver, stage="mip", metrics=metrics, before=before,
                      options={"time_limit": opts.time_limit, "mip_gap": opts.mip_gap})
+
+
+def trivial_bound(p: AlignmentProblem) -> float:
+    """Σ_i min_j c_ij: every unit at its nearest allowed centre. A valid lower bound on (0) (disruption prices are
+    ≥ 0), used when the solver stops before proving a better one."""
+    c = np.where(p.allowed(), p.cost(), np.inf)
+    return float(c.min(axis=1).sum())
 
 
 def _families(p: AlignmentProblem) -> list[str]:
