@@ -32,3 +32,17 @@ def test_pmedcap_file_is_complete():
     assert [i["optimum"] for i in insts] == [713, 740, 751, 651, 664, 778, 787, 820, 715, 829,
                                             1006, 966, 1026, 982, 1091, 954, 1034, 1043, 1031, 1005]
     assert all(len(i["units"]) == i["n"] for i in insts)
+
+
+def test_benchmark_smoke_modes_run():
+    """The benchmark scripts run in smoke mode (and write nothing)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent.parent / "benchmarks"
+    before = (here / "RESULTS.md").read_text() if (here / "RESULTS.md").exists() else None
+    for script in ("scale.py", "northeast.py"):
+        res = subprocess.run([sys.executable, str(here / script), "--smoke"], cwd=here, capture_output=True,
+                             text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+    after = (here / "RESULTS.md").read_text() if (here / "RESULTS.md").exists() else None
+    assert before == after
