@@ -58,7 +58,17 @@ def align(
     weight: Annotated[str | None, typer.Option(help="Weight distance by this measure.")] = None,
     max_disruption: Pairs = None,
     disruption_price: Pairs = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
+    contiguity: Annotated[str | None, typer.Option(
+        metavar="FILE|auto", help="Keep every territory connected on this adjacency graph: a file of "
+        "unit_a,unit_b pairs, or 'auto' (Delaunay neighbours of the unit coordinates).")] = None,
+    pareto: Annotated[str | None, typer.Option(
+        metavar="disruption", help="Also trace the distance-vs-disruption frontier (epsilon-constraint): writes "
+        "pareto.csv, pareto.png and pareto/assignment_<k>.csv.")] = None,
+    pareto_points: Annotated[int, typer.Option(help="Number of points on the frontier.")] = 8,
+    pareto_measure: Annotated[str | None, typer.Option(
+        help="Measure whose moved share is the disruption (default: the --max-disruption measure, else the "
+        "first --balance measure, else count).")] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit per solve, seconds.")] = 60.0,
     mip_gap: Annotated[float, typer.Option(help="Relative optimality gap at which to stop.")] = 1e-4,
     plot: Annotated[bool, typer.Option(help="Write map.png.")] = True,
     log: Annotated[bool, typer.Option("--log", help="Show the solver log.")] = False,
@@ -75,13 +85,19 @@ def align(
         u = read_table(units)
         t = read_table(territories) if territories else None
         d = read_table(distances) if distances else None
-        _run_align(u, t, d, k=k, weight=weight, time_limit=time_limit, mip_gap=mip_gap, out=out, plot=plot,
-                   log=log, **kw)
+        if contiguity is not None and contiguity.strip().lower() != "auto":
+            contiguity = read_table(Path(contiguity))
+        if pareto is not None and pareto.strip().lower() != "disruption":
+            raise InputError(f"--pareto supports 'disruption' only, got '{pareto}'")
+        _run_align(u, t, d, k=k, contiguity=contiguity, weight=weight, time_limit=time_limit, mip_gap=mip_gap,
+                   out=out, plot=plot, log=log, pareto=(pareto_points, pareto_measure) if pareto else None,
+                   **kw)
     except SpmoptError as exc:
         _fail(exc)
 
 
-def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, mip_gap: float, **kw):
+def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, mip_gap: float, pareto=None,
+               **kw):
     from spmopt.report.outputs import write_alignment
     from spmopt.solver import SolveOptions
     from spmopt.territory.problem import make_problem
@@ -92,13 +108,32 @@ def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, 
     console.print(f"aligning {p.n_units:,} units into {p.n_territories} territories "
                   f"({'chosen centres' if p.chooses_centres else 'fixed centres'}); time limit {time_limit:g} s")
     t0 = time.perf_counter()
+    if p.contiguity is not None:
+        c = p.contiguity.describe()
+        console.print(f"contiguity on {c['graph']}: {c['edges']:,} adjacent pairs, {c['components']} connected "
+                      f"piece(s), {c['n_isolated']} unit(s) without neighbours"
+                      + (f" (e.g. {', '.join(c['isolated_units'][:5])})" if c["n_isolated"] else ""))
     if log:
-        result = solve_problem(p, opts)
+        result = solve_problem(p, opts, progress=console.print)
     else:
-        with console.status("solving (HiGHS)…"):
-            result = solve_problem(p, opts)
+        with console.status("solving (HiGHS)…") as status:
+            result = solve_problem(p, opts, progress=lambda msg: (console.print(msg), status.update(msg)))
     paths = write_alignment(result, out, plot=plot)
     _print_summary(result)
+    if pareto is not None:
+        from spmopt.report.outputs import write_frontier
+        from spmopt.territory.pareto import disruption_frontier
+
+        points, measure = pareto
+        fr = disruption_frontier(p, opts, measure=measure, points=points, progress=console.print)
+        paths.update(write_frontier(fr, out, plot=plot))
+        tab = Table(title=f"Distance vs disruption on {fr.measure}")
+        for c in ("point", "limit", "moved", "distance", "gap", "status"):
+            tab.add_column(c, justify="right")
+        for _, r in fr.table.iterrows():
+            tab.add_row(str(int(r["point"])), f"{100 * r['limit']:.1f} %", f"{100 * r['disruption']:.1f} %",
+                        f"{r['distance']:,.1f}", f"{100 * (r['gap'] or 0):.2f} %", r["status"])
+        out_console.print(tab)
     console.print(f"done in {time.perf_counter() - t0:.1f} s; wrote " + ", ".join(str(v) for v in paths.values()))
     return result
 

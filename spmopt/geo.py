@@ -45,9 +45,19 @@ def delaunay_edges(points: np.ndarray, system: str, *, max_factor: float = 3.0) 
     if system == "latlon":  # equirectangular projection is adequate for neighbour finding
         lat0 = np.radians(np.nanmean(pts[:, 0]))
         pts = np.column_stack([pts[:, 1] * np.cos(lat0), pts[:, 0]])
-    tri = Delaunay(pts)
+    from scipy.spatial import QhullError
+
+    try:
+        tri = Delaunay(pts)
+    except QhullError:  # all points on one line (or fewer than 3 distinct): join them along that line
+        centred = pts - pts.mean(axis=0)
+        axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+        order = np.argsort(centred @ axis, kind="stable")
+        return np.sort(np.column_stack([order[:-1], order[1:]]), axis=1)
     s = tri.simplices
     e = np.vstack([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
+    if len(tri.coplanar):  # repeated points are left out of the triangulation: join each to its twin
+        e = np.vstack([e, tri.coplanar[:, [0, 2]]])
     e = np.unique(np.sort(e, axis=1), axis=0)
     length = np.linalg.norm(pts[e[:, 0]] - pts[e[:, 1]], axis=1)
     keep = length <= max_factor * np.median(length)

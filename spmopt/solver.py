@@ -21,6 +21,7 @@ SOLVERS = ("highs",)
 class SolveOptions:
     """Solver settings. ``time_limit`` in seconds (None = no limit); ``mip_gap`` the relative gap at which
     the solver may stop; ``threads`` (None = solver default); ``log`` echoes the solver log to stdout;
+    ``heuristic`` runs the alignment heuristic first when no feasible start is known;
     ``extra`` passes raw solver options (HiGHS option names)."""
 
     solver: str = "highs"
@@ -28,6 +29,7 @@ class SolveOptions:
     mip_gap: float = 1e-4
     threads: int | None = None
     log: bool = False
+    heuristic: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -6,9 +6,10 @@ import pytest
 
 
 def brute_force(units: pd.DataFrame, centres: dict[str, tuple[float, float]], *, balance=None, capacity=None,
-                weight=None, max_disruption=None, disruption_price=None, locks=None):
+                weight=None, max_disruption=None, disruption_price=None, locks=None, adjacency=None):
     """Enumerate every assignment of units to fixed centres (Euclidean x,y) and return (best cost, best
-    assignment dict) — an independent reference for the MIP."""
+    assignment dict) — an independent reference for the MIP. ``adjacency`` (unit id pairs) requires every
+    non-empty territory to be connected on that graph (checked by a plain depth-first search)."""
     balance, capacity = balance or {}, capacity or {}
     max_disruption, disruption_price, locks = max_disruption or {}, disruption_price or {}, locks or {}
     ids = list(units["unit_id"])
@@ -37,6 +38,9 @@ def brute_force(units: pd.DataFrame, centres: dict[str, tuple[float, float]], *,
             v = units[m].to_numpy(float)
             if v[moved].sum() > frac * v.sum() + 1e-9:
                 ok = False
+        if ok and adjacency is not None:
+            ok = all(_connected([u for i, u in enumerate(ids) if combo[i] == j], adjacency)
+                     for j in range(len(terrs)))
         if not ok:
             continue
         cost = sum(w[i] * d[i, combo[i]] for i in range(len(ids)))
@@ -44,6 +48,23 @@ def brute_force(units: pd.DataFrame, centres: dict[str, tuple[float, float]], *,
         if cost < best[0] - 1e-9:
             best = (cost, {u: terrs[combo[i]] for i, u in enumerate(ids)})
     return best
+
+
+def _connected(members: list, pairs) -> bool:
+    if not members:
+        return True
+    inside = set(members)
+    nbr = {u: set() for u in inside}
+    for a, b in pairs:
+        if a in inside and b in inside:
+            nbr[a].add(b)
+            nbr[b].add(a)
+    seen, stack = {members[0]}, [members[0]]
+    while stack:
+        for v in nbr[stack.pop()] - seen:
+            seen.add(v)
+            stack.append(v)
+    return seen == inside
 
 
 @pytest.fixture

@@ -19,18 +19,40 @@ def write_alignment(alignment: Alignment, out_dir: str | Path, *, plot: bool = T
         "summary": write_json_atomic(alignment.summary(), out / "summary.json"),
     }
     if plot:
-        import os
-        import tempfile
-
         from spmopt.report.plots import plot_before_after
 
-        fig = plot_before_after(alignment)
-        fd, tmp = tempfile.mkstemp(prefix=".map.", suffix=".png", dir=out)
-        os.close(fd)
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out / "map.png")
-        import matplotlib.pyplot as plt
+        paths["map"] = save_figure(plot_before_after(alignment), out / "map.png")
+    return paths
 
-        plt.close(fig)
-        paths["map"] = out / "map.png"
+
+def save_figure(fig, path: Path) -> Path:
+    """Save a matplotlib figure atomically and close it."""
+    import os
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    fd, tmp = tempfile.mkstemp(prefix=".fig.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    plt.close(fig)
+    return path
+
+
+def write_frontier(frontier, out_dir: str | Path, *, plot: bool = True) -> dict[str, Path]:
+    """Write ``pareto.csv`` (one row per point), ``pareto/assignment_<k>.csv`` and ``pareto.png``."""
+    out = Path(out_dir)
+    (out / "pareto").mkdir(parents=True, exist_ok=True)
+    paths = {"pareto": write_csv_atomic(frontier.table.round(9), out / "pareto.csv")}
+    for k, a in enumerate(frontier.alignments, start=1):
+        write_csv_atomic(a.assignment_frame(), out / "pareto" / f"assignment_{k}.csv")
+    paths["pareto_assignments"] = out / "pareto"
+    if plot:
+        from spmopt.report.plots import plot_frontier
+
+        a0 = frontier.alignments[-1]
+        fig = plot_frontier(frontier.table, frontier.measure, distance_unit=a0.problem.distance_unit,
+                            current_distance=a0.before.distance if a0.before is not None else None)
+        paths["pareto_plot"] = save_figure(fig, out / "pareto.png")
     return paths

@@ -104,3 +104,21 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
                            f"{caption(alignment.metrics)}{dis}")
     fig.tight_layout()
     return fig
+
+
+def plot_frontier(table: pd.DataFrame, measure: str, *, distance_unit: str = "km", current_distance=None):
+    """Distance against disruption for the points of a frontier (``spmopt align --pareto disruption``)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(100 * table["disruption"], table["distance"], "-o", color="#1f77b4")
+    for _, r in table.iterrows():
+        ax.annotate(str(int(r["point"])), (100 * r["disruption"], r["distance"]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    if current_distance is not None:
+        ax.axhline(current_distance, color="grey", ls="--", lw=1, label="current alignment (unbalanced)")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xlabel(f"share of {measure} moved from its current territory (%)")
+    ax.set_ylabel(f"total distance ({distance_unit})")
+    ax.set_title("Distance vs disruption (each point an optimal alignment)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

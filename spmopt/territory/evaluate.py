@@ -3,7 +3,8 @@
 The checker does not look at the optimisation model: it recomputes every territory's totals from the units
 table with pandas and tests each rule of the request (every unit assigned once to an allowed territory, locks,
 balance, capacity and per-territory limits, disruption limit, and with chosen centres: k territories, each
-centre in its own territory). Solver answers, heuristic answers and hand-made alignments all go through it.
+centre in its own territory, and with contiguity: each territory connected on the adjacency graph, by
+networkx graph search). Solver answers, heuristic answers and hand-made alignments all go through it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from spmopt.data.validate import COUNT_MEASURE
 from spmopt.errors import AlignmentCheckError
+from spmopt.territory.contiguity import disconnected, territory_pieces
 from spmopt.territory.problem import AlignmentProblem
 
 #: relative tolerance of the checker on limits (solvers satisfy constraints to ~1e-9 absolute)
@@ -87,6 +89,9 @@ def evaluate(p: AlignmentProblem, assignment: pd.Series) -> AlignmentMetrics:
         table[f"{m}_dev_pct"] = 100.0 * dev
         maxdev[m] = float(np.abs(dev).max()) if len(dev) else 0.0
     table["distance"] = g["distance"].sum().reindex(labels).fillna(0.0)
+    if p.contiguity is not None:
+        pieces = territory_pieces(p.contiguity.graph, a.dropna())
+        table["pieces"] = [len(pieces.get(t, [])) for t in labels]
     if cur is not None:
         table["moved"] = g["moved"].sum().reindex(labels).fillna(0).astype(int)
         table["moved_out"] = frame.groupby("previous")["moved_out"].sum().reindex(labels).fillna(0).astype(int)
@@ -171,6 +176,10 @@ def violations(p: AlignmentProblem, assignment: pd.Series, *, rtol: float = CHEC
             share = w[moved].sum() / w[base].sum() if w[base].sum() > 0 else 0.0
             if share > frac + rtol:
                 out.append(f"disruption on {m} is {share:.2%}, above the limit {frac:.2%}")
+    if p.contiguity is not None:
+        for t, n in disconnected(p.contiguity.graph, a.dropna()).items():
+            out.append(f"territory '{t}' is not contiguous: it falls in {n} pieces on the adjacency graph "
+                       f"({p.contiguity.source})")
     return out
 
 

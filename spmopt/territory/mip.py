@@ -8,6 +8,7 @@ Formulation (symbols in :mod:`spmopt.territory.problem`; mirrored in docs/formul
           L_jm s_j ≤ Σ_i w_im x_ij ≤ U_jm s_j             ∀ j, limited m                           (3)
           Σ_i w_im (1 − x_i,cur(i)) ≤ δ_m Σ_i w_im        ∀ m with a disruption limit              (4)
           x_ij ≤ y_j, x_jj = y_j, Σ_j y_j = k             (only when centres are chosen)           (5)
+          x_aj ≤ Σ_(v∈N(C)) x_vj                          separator cuts, added in rounds          (6)
           x_ij ∈ {0,1}, y_j ∈ {0,1}
 
 with s_j = y_j when centres are chosen and s_j = 1 otherwise; sums in (4) run over units with a current
@@ -42,6 +43,38 @@ class AlignmentModel:
     arc_unit: np.ndarray
     arc_terr: np.ndarray
     relaxed: dict[str, pyo.Var] = field(default_factory=dict)
+    n_cuts: int = 0
+    cut_list: list = field(default_factory=list)
+    _arc_index: dict | None = None
+
+    def arc(self, i: int, j: int) -> int | None:
+        """Index a of the pair (unit i, territory j) in x, or None when that pair is not allowed."""
+        if self._arc_index is None:
+            self._arc_index = {(int(u), int(t)): a for a, (u, t) in enumerate(zip(self.arc_unit, self.arc_terr,
+                                                                                 strict=True))}
+        return self._arc_index.get((int(i), int(j)))
+
+    def add_contiguity_cuts(self, cuts) -> int:
+        """Add separator cuts (j, a, b, separator) from :func:`spmopt.territory.contiguity.separator_cuts`:
+        x_aj ≤ Σ_(v∈S) x_vj, or x_aj + x_bj ≤ 1 + Σ_(v∈S) x_vj when b is given. Returns how many were added."""
+        m, added = self.model, 0
+        self.cut_list.extend(cuts)
+        for j, a, b, sep in cuts:
+            xa = self.arc(a, j)
+            if xa is None:
+                continue
+            terms = [self.arc(v, j) for v in sep]
+            sv = [m.x[t] for t in terms if t is not None]
+            if b is None:
+                m.contiguity.add(_lin([1.0] + [-1.0] * len(sv), [m.x[xa], *sv]) <= 0)
+            else:
+                xb = self.arc(b, j)
+                if xb is None:
+                    continue
+                m.contiguity.add(_lin([1.0, 1.0] + [-1.0] * len(sv), [m.x[xa], m.x[xb], *sv]) <= 1)
+            added += 1
+        self.n_cuts += added
+        return added
 
     def warm_start(self, assignment: pd.Series) -> list[tuple]:
         """Variable values of a given assignment (unit id → territory id), for the solver's first incumbent."""
@@ -100,6 +133,7 @@ def build_model(p: AlignmentProblem, *, relax: Collection[str] = ()) -> Alignmen
     add_limit_constraints(m, p, ai, xs, by_terr, am.relaxed)
     add_disruption_constraints(m, p, ai, aj, xs, am.relaxed)
     set_objective(m, p, ai, aj, xs, am.relaxed)
+    m.contiguity = pyo.ConstraintList()  # (6) separator cuts, added in rounds by the caller
     return am
 
 

@@ -37,6 +37,7 @@ from spmopt.data.validate import (
 )
 from spmopt.errors import InfeasibleError, InputError
 from spmopt.geo import distance_matrix
+from spmopt.territory.contiguity import Contiguity, load_contiguity, precheck_contiguity
 
 
 def _frozen(d: Mapping | None) -> Mapping:
@@ -64,6 +65,7 @@ class AlignmentProblem:
     disruption_price: Mapping[str, float] = field(default_factory=dict)
     territories: pd.DataFrame | None = None
     distance_unit: str = "km"
+    contiguity: Contiguity | None = None
 
     def __post_init__(self) -> None:
         for name in ("balance", "capacity", "limits", "max_disruption", "disruption_price"):
@@ -182,6 +184,7 @@ def make_problem(
     weight: str | None = None,
     max_disruption: Mapping[str, float] | None = None,
     disruption_price: Mapping[str, float] | None = None,
+    contiguity=None,
 ) -> AlignmentProblem:
     """Validate raw tables and options into an :class:`AlignmentProblem`.
 
@@ -189,7 +192,9 @@ def make_problem(
     DataFrames built in Python. Give either ``territories`` (fixed centres) or ``k`` (choose k centres among
     the units). ``balance`` maps a measure to its tolerance τ (0.05 = ±5 % of the mean); ``capacity`` a measure
     to the maximum per territory; ``max_disruption`` a measure to the largest share of it that may move away from
-    the current alignment; ``disruption_price`` a measure to the objective cost per unit of it moved.
+    the current alignment; ``disruption_price`` a measure to the objective cost per unit of it moved;
+    ``contiguity`` (``'auto'``, an adjacency file or table of ``unit_a,unit_b`` pairs, or a networkx graph)
+    requires every territory to be connected on that graph.
     """
     if (territories is None) == (k is None):
         raise InputError("give either territories (fixed centres) or k (number of centres to choose), not both"
@@ -274,9 +279,33 @@ def make_problem(
     for m in capacity:
         if m not in u.columns and m != COUNT_MEASURE:
             raise InputError(f"capacity measure '{m}' is not a column")
+    contig = load_contiguity(contiguity, u)
+    if contig is not None and t_frame is not None and "center_unit" in t_frame.columns:
+        u = _lock_centre_units(u, t_frame)
     return AlignmentProblem(units=u, territory_ids=tids, distance=D, balance=balance, capacity=capacity,
                             limits=limits, weight=weight, k=k, max_disruption=max_disruption,
-                            disruption_price=disruption_price, territories=t_frame, distance_unit=dunit)
+                            disruption_price=disruption_price, territories=t_frame, distance_unit=dunit,
+                            contiguity=contig)
+
+
+def _lock_centre_units(u: pd.DataFrame, t_frame: pd.DataFrame) -> pd.DataFrame:
+    """With contiguity, a territory grows from its centre unit, so that unit is locked to it (the rep's home
+    unit lies in the rep's territory). A centre unit shared by several territories is not locked."""
+    cu = t_frame["center_unit"].dropna()
+    cu = cu[~cu.duplicated(keep=False)]
+    if cu.empty:
+        return u
+    u = u.copy()
+    if "locked_territory" not in u.columns:
+        u["locked_territory"] = pd.Series(np.nan, index=u.index, dtype=object)
+    for t, uid in cu.items():
+        have = u.at[uid, "locked_territory"]
+        if not pd.isna(have) and have != t:
+            raise InputError(f"unit '{uid}' is the centre of territory '{t}' but locked to '{have}'; with "
+                             "contiguity a centre unit belongs to its own territory", source=u.attrs.get("source"),
+                             row=u.attrs.get("rows", {}).get(uid), column="locked_territory", value=have)
+        u.at[uid, "locked_territory"] = t
+    return u
 
 
 def precheck(p: AlignmentProblem) -> None:
@@ -286,6 +315,8 @@ def precheck(p: AlignmentProblem) -> None:
     total capacity ≥ total measure; per-territory minimums ≤ total; locked units fit their territory; the
     locks alone do not exceed the disruption limit; capacity is not below the balance lower limit.
     """
+    if p.contiguity is not None:
+        precheck_contiguity(p, p.contiguity)
     ok = p.allowed()
     none = np.flatnonzero(~ok.any(axis=1))
     if len(none):

@@ -7,6 +7,7 @@ tightest feasible tolerance), so the message says what to change rather than jus
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import pandas as pd
 from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import SolveOptions, relative_gap, solve
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
+from spmopt.territory.heuristics import heuristic
 from spmopt.territory.mip import build_model
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
 
@@ -27,7 +29,9 @@ class Alignment:
 
     ``status`` is ``optimal`` (within the requested gap) or ``feasible`` (a limit stopped the solver; ``gap``
     says how far from optimal it may be). ``objective`` is the model's objective, ``bound`` the best proved lower
-    bound, ``gap`` = (objective − bound)/objective. ``stage`` names what produced the answer (``mip``).
+    bound, ``gap`` = (objective − bound)/objective. ``stage`` names what produced the answer: ``mip``,
+    ``heuristic`` (the solver kept the heuristic start), ``warm start`` (it kept the given / current alignment) or
+    ``mip+heuristic`` (a contiguity round's answer made contiguous and feasible by the heuristic).
     ``before`` holds the metrics of the current alignment when one was given.
     """
 
@@ -103,6 +107,7 @@ def align(
     weight: str | None = None,
     max_disruption: dict[str, float] | None = None,
     disruption_price: dict[str, float] | None = None,
+    contiguity=None,
     time_limit: float | None = 60.0,
     mip_gap: float = 1e-4,
     options: SolveOptions | None = None,
@@ -114,8 +119,10 @@ def align(
     ``balance={'potential': 0.05}`` keeps each territory within ±5 % of the mean potential; ``capacity``
     caps a measure per territory; ``max_disruption={'potential': 0.2}`` lets at most 20 % of potential move
     away from its current territory; ``disruption_price`` adds price × moved measure to the objective;
-    ``k`` chooses k centres among the units instead of fixed territories. ``time_limit`` (s) and ``mip_gap``
-    stop the solver; the answer then carries its proved gap. ``warm_start`` is an assignment to start from.
+    ``k`` chooses k centres among the units instead of fixed territories; ``contiguity`` (``'auto'``, an
+    adjacency file or a table of ``unit_a,unit_b`` pairs) keeps every territory connected. ``time_limit`` (s)
+    and ``mip_gap`` stop the solver; the answer then carries its proved gap.
+    ``warm_start`` is an assignment to start from.
 
     Raises :class:`~spmopt.errors.InfeasibleError` (saying which family of limits fails and the smallest
     relaxation that works), :class:`~spmopt.errors.InputError` for bad data, and
@@ -125,13 +132,16 @@ def align(
         p = units
     else:
         p = make_problem(units, territories, distances, k=k, balance=balance, capacity=capacity, weight=weight,
-                         max_disruption=max_disruption, disruption_price=disruption_price)
+                         max_disruption=max_disruption, disruption_price=disruption_price,
+                         contiguity=contiguity)
     opts = options or SolveOptions(time_limit=time_limit, mip_gap=mip_gap)
     return solve_problem(p, opts, warm_start=warm_start)
 
 
-def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Series | None = None) -> Alignment:
-    """Solve a built :class:`AlignmentProblem` (see :func:`align`)."""
+def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Series | None = None,
+                  progress=None) -> Alignment:
+    """Solve a built :class:`AlignmentProblem` (see :func:`align`). ``progress`` is called with a short message
+    after each contiguity round."""
     precheck(p)
     t0 = time.perf_counter()
     am = build_model(p)
@@ -139,25 +149,128 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     cur = p.current()
     if warm_start is None and cur is not None and cur.notna().all() and not violations(p, cur):
         warm_start = cur  # the current alignment meets every limit: a time limit can never return less
-    start = am.warm_start(warm_start) if warm_start is not None else None
-    out = solve(am.model, opts, warm_start=start)
-    if out.status == "infeasible":
-        raise diagnose(p, opts)
-    if not out.has_solution:
-        raise SolverError(f"no feasible alignment found before the solver stopped ({out.termination}, "
-                          f"{out.seconds:.1f} s); raise --time-limit or loosen the limits")
-    assignment = am.assignment()
+    elif warm_start is not None and violations(p, warm_start):
+        warm_start = None
+    h_seconds = 0.0
+    if warm_start is None and opts.heuristic:
+        # heuristic first: a feasible start lets the MIP prune at once and is the fallback if time runs out
+        budget = min(30.0, 0.15 * opts.time_limit) if opts.time_limit else 30.0
+        h = heuristic(p, time_limit=budget)
+        h_seconds = h.seconds
+        if progress is not None:
+            progress(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
+                     f"({h.seconds:.1f} s)")
+        if h.feasible:
+            warm_start = h.assignment
+    left = None if opts.time_limit is None else max(0.1, opts.time_limit - h_seconds)
+    res = _solve_in_rounds(am, dataclasses.replace(opts, time_limit=left), warm_start, progress=progress,
+                           warm_stage="heuristic" if h_seconds else "warm start")
+    if res.infeasible:
+        raise diagnose(p, opts, cuts=am.cut_list)
+    if res.assignment is None:
+        raise SolverError(f"no feasible alignment found before the solver stopped ({res.termination}, "
+                          f"{res.seconds:.1f} s); raise --time-limit or loosen the limits")
+    assignment = res.assignment
     check_alignment(p, assignment)
     metrics = evaluate(p, assignment)
     before = evaluate(p, cur) if cur is not None and cur.notna().all() else None
     objective = metrics.objective
-    bound = max(out.bound if out.bound is not None else -np.inf, trivial_bound(p))
-    if out.status == "optimal":
+    bound = max(res.bound if res.bound is not None else -np.inf, trivial_bound(p))
+    status = res.status
+    if status == "optimal":
         bound = min(bound, objective)
-    return Alignment(problem=p, assignment=assignment, status=out.status, objective=objective, bound=bound,
-                     gap=relative_gap(objective, bound), solve_seconds=out.seconds, build_seconds=build_s,
-                     solver=out.solver, stage="mip", metrics=metrics, before=before,
-                     options={"time_limit": opts.time_limit, "mip_gap": opts.mip_gap})
+    gap = relative_gap(objective, bound)
+    if status == "optimal" and gap is not None and gap > max(opts.mip_gap, 1e-9) * (1 + 1e-6) + 1e-9:
+        status = "feasible"
+    info = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
+    if p.contiguity is not None:
+        info["contiguity"] = {**p.contiguity.describe(), "rounds": res.rounds, "cuts": am.n_cuts}
+    return Alignment(problem=p, assignment=assignment, status=status, objective=objective, bound=bound,
+                     gap=gap, solve_seconds=res.seconds, build_seconds=build_s, solver=res.solver, stage=res.stage,
+                     metrics=metrics, before=before, options=info)
+
+
+@dataclass
+class _RoundsResult:
+    assignment: pd.Series | None
+    status: str
+    bound: float | None
+    seconds: float
+    termination: str
+    solver: str
+    stage: str
+    rounds: int
+    infeasible: bool = False
+
+
+def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, progress=None,
+                     max_rounds: int = 1000, warm_stage: str = "warm start") -> _RoundsResult:
+    """Solve; with contiguity, add separator cuts for every disconnected territory and solve again until the
+    answer is contiguous. Each round's model is a relaxation of the contiguous problem, so the best bound over
+    the rounds is valid throughout. When the time runs out first, the best contiguous alignment seen (the warm
+    start, or a round's answer repaired by moving stray pieces) is returned with that bound."""
+    from spmopt.territory.contiguity import neighbour_cuts, repair, separator_cuts
+
+    p = am.problem
+    t0 = time.perf_counter()
+    if p.contiguity is not None and not am.cut_list:
+        am.add_contiguity_cuts(neighbour_cuts(p, p.contiguity.graph))
+    best: tuple[float, pd.Series, str] | None = None
+
+    def consider(a: pd.Series, stage: str) -> None:
+        nonlocal best
+        if violations(p, a):
+            return
+        obj = evaluate(p, a).objective
+        if best is None or obj < best[0] - 1e-9:
+            best = (obj, a, stage)
+
+    if warm_start is not None:
+        consider(warm_start.reindex(p.unit_ids), warm_stage)
+    bound, rounds, solver, term = None, 0, "highs", "not run"
+    while True:
+        left = None if opts.time_limit is None else opts.time_limit - (time.perf_counter() - t0)
+        if left is not None and left <= 0.05:
+            term = "maxTimeLimit"
+            break
+        start = am.warm_start(best[1]) if best is not None else None
+        out = solve(am.model, dataclasses.replace(opts, time_limit=left), warm_start=start)
+        solver, term = out.solver, out.termination
+        if out.status == "infeasible":
+            return _RoundsResult(None, "infeasible", bound, time.perf_counter() - t0, term, solver, "mip", rounds,
+                                 infeasible=best is None)
+        if out.bound is not None:
+            bound = out.bound if bound is None else max(bound, out.bound)
+        if not out.has_solution:
+            break
+        a = am.assignment()
+        if p.contiguity is None:
+            stage = "mip"
+            if best is not None and evaluate(p, a).objective >= best[0] - 1e-9 * max(1.0, abs(best[0])):
+                stage = best[2]  # the solver kept the start it was given
+            return _RoundsResult(a, out.status, bound, time.perf_counter() - t0, term, solver, stage, rounds)
+        cuts = separator_cuts(p, p.contiguity.graph, a)
+        if not cuts:
+            consider(a, "mip")
+            if out.status == "optimal":
+                return _RoundsResult(a, "optimal", bound, time.perf_counter() - t0, term, solver, "mip", rounds)
+            break
+        rounds += 1
+        added = am.add_contiguity_cuts(cuts)
+        fixed = repair(p, p.contiguity.graph, a)
+        if violations(p, fixed) and opts.heuristic:  # moving stray pieces broke a limit: search from there
+            budget = min(10.0, 0.1 * left) if left is not None else 10.0
+            fixed = heuristic(p, time_limit=budget, start=fixed).assignment
+        consider(fixed, "mip+heuristic")
+        if progress is not None:
+            progress(f"contiguity round {rounds}: {added} cuts added ({am.n_cuts} in all), "
+                     f"bound {bound if bound is not None else float('nan'):,.6g}")
+        if rounds >= max_rounds:
+            break
+    secs = time.perf_counter() - t0
+    if best is None:
+        return _RoundsResult(None, "no_solution", bound, secs, term, solver, "none", rounds)
+    return _RoundsResult(best[1], "feasible", bound, secs, term, solver, best[2], rounds)
 
 
 def trivial_bound(p: AlignmentProblem) -> float:
@@ -177,36 +290,62 @@ def _families(p: AlignmentProblem) -> list[str]:
     return fams
 
 
-def diagnose(p: AlignmentProblem, opts: SolveOptions) -> InfeasibleError:
+def _solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cuts, *,
+                   with_assignment: bool = False):
+    """Smallest relaxation of the families ``relax`` (elastic model); with contiguity, separator cuts are added
+    in rounds until the elastic answer is contiguous, so the relaxation reported is one that really works.
+    None when even the elastic model is infeasible. ``with_assignment`` also returns the elastic answer."""
+    from spmopt.territory.contiguity import separator_cuts
+
+    am = build_model(p, relax=relax)
+    am.add_contiguity_cuts(cuts)
+    while True:
+        out = solve(am.model, opts)
+        if out.status != "optimal":
+            return None
+        if p.contiguity is None:
+            break
+        new = separator_cuts(p, p.contiguity.graph, am.assignment())
+        if not new:
+            break
+        am.add_contiguity_cuts(new)
+    rel = {f: float(am.relaxed[f].value or 0.0) for f in relax}
+    return (rel, am.assignment()) if with_assignment else rel
+
+
+def diagnose(p: AlignmentProblem, opts: SolveOptions, *, cuts=()) -> InfeasibleError:
     """Explain why ``p`` is infeasible: relax each family of limits alone (elastic model) and report the
-    smallest relaxation that works; if none works alone, relax all together and report the combination."""
+    smallest relaxation that works; if none works alone, relax all together and report the combination.
+    ``cuts`` are contiguity cuts already found (they hold for every contiguous alignment)."""
     fams = _families(p)
     limit = SolveOptions(time_limit=opts.time_limit, mip_gap=1e-6, threads=opts.threads)
     singles: dict[str, float] = {}
     for f in fams:
-        am = build_model(p, relax=[f])
-        out = solve(am.model, limit)
-        if out.status == "optimal":
-            singles[f] = float(am.relaxed[f].value or 0.0)
+        rel = _solve_elastic(p, [f], limit, cuts)
+        if rel is not None:
+            singles[f] = rel[f]
     if singles:
         best = min(singles, key=singles.get)
         parts = [_describe(p, f, r) for f, r in sorted(singles.items(), key=lambda kv: kv[1])]
         fam = best.split(":")[0]
         return InfeasibleError(
-            f"no alignment meets all limits; the {fam} limits on '{best.split(':')[1]}' are the easiest to relax. "
-            f"Any one of these works: " + "; ".join(parts),
-            family=fam, suggestion=_suggest(p, singles))
+            f"no alignment meets all limits{' with contiguity' if p.contiguity is not None else ''}; the {fam} "
+            f"limits on '{best.split(':')[1]}' are the easiest to relax. Any one of these works: "
+            + "; ".join(parts), family=fam, suggestion=_suggest(p, singles))
     if fams:
-        am = build_model(p, relax=fams)
-        out = solve(am.model, limit)
-        if out.status == "optimal":
-            rel = {f: float(am.relaxed[f].value or 0.0) for f in fams}
+        rel = _solve_elastic(p, fams, limit, cuts)
+        if rel is not None:
             rel = {f: r for f, r in rel.items() if r > 1e-9}
             parts = [_describe(p, f, r) for f, r in rel.items()]
             fam = "+".join(sorted({f.split(':')[0] for f in rel}))
             return InfeasibleError("no alignment meets all limits and no single family can be relaxed alone; "
                                    "relaxing together works: " + "; ".join(parts), family=fam,
                                    suggestion=_suggest(p, rel))
+    if p.contiguity is not None:
+        return InfeasibleError("no contiguous alignment exists even with every balance, capacity and disruption "
+                               "limit relaxed: the locks, allowed pairs and the adjacency graph "
+                               f"({p.contiguity.source}) cannot all hold; check locked_territory, the distance "
+                               "table and the adjacency pairs, or drop --contiguity", family="contiguity")
     return InfeasibleError("no alignment meets the locks and allowed pairs (distance table) even with every "
                            "balance, capacity and disruption limit relaxed; check locked_territory and the "
                            "distance table", family="assignment")

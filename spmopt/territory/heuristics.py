@@ -1,0 +1,397 @@
+"""Fast alignment heuristics: a start, a repair and a local search, all on plain NumPy arrays.
+
+:func:`local_search` improves an assignment lexicographically — first the total violation of the limits
+(balance, capacity and per-territory limits, disruption; each in units of its own tolerance), then the cost —
+by moving one unit to another territory or swapping two units of neighbouring territories. With contiguity every
+move keeps both territories connected (a unit joins only a territory it touches, and leaves only if the
+territory stays connected without it), so a contiguous start stays contiguous.
+
+:func:`heuristic` chains: start (the current alignment when it is usable, else every unit at its nearest allowed
+centre), contiguity repair, local search. It returns an assignment and whether it meets every limit; the caller
+hands a feasible one to the MIP as its first incumbent, and falls back to it when the MIP finds nothing better
+in time. The independent checker in :mod:`spmopt.territory.evaluate` has the last word.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from spmopt.territory.problem import AlignmentProblem
+
+EPS = 1e-9
+
+
+@dataclass
+class HeuristicResult:
+    assignment: pd.Series
+    feasible: bool
+    objective: float
+    violation: float
+    seconds: float
+    moves: int
+
+
+class _State:
+    """Assignment (unit → column) with running territory sizes and violation bookkeeping."""
+
+    def __init__(self, p: AlignmentProblem, assign: np.ndarray):
+        self.p = p
+        self.a = assign.astype(int).copy()
+        self.cost = p.cost()
+        self.allowed = p.allowed()
+        J = len(p.territory_ids)
+        self.J = J
+        # limits per (measure, territory) as lo/hi arrays and a scale for the violation
+        ms = list(dict.fromkeys([*p.balance, *p.limited_measures()]))
+        self.w = np.column_stack([p.measure(m) for m in ms]) if ms else np.zeros((p.n_units, 0))
+        lo = np.zeros((len(ms), J))
+        hi = np.full((len(ms), J), np.inf)
+        scale = np.ones(len(ms))
+        for k, m in enumerate(ms):
+            mu = p.mean(m)
+            scale[k] = max(mu, EPS)
+            if m in p.balance:
+                lo[k] = (1 - p.balance[m]) * mu
+                hi[k] = (1 + p.balance[m]) * mu
+            lo[k] = np.maximum(lo[k], p.limit_vector("min", m))
+            hi[k] = np.minimum(hi[k], p.limit_vector("max", m))
+            if m in p.balance:
+                scale[k] = max(p.balance[m] * mu, 1e-3 * mu, EPS)
+        if p.chooses_centres:  # only the open centres carry limits
+            closed = np.setdiff1d(np.arange(J), np.unique(self.a))
+            lo[:, closed], hi[:, closed] = 0.0, np.inf
+        self.lo, self.hi, self.scale = lo, hi, scale
+        self.sizes = np.zeros((len(ms), J))
+        for k in range(len(ms)):
+            self.sizes[k] = np.bincount(self.a, weights=self.w[:, k], minlength=J)
+        # disruption: moved share per limited measure
+        cur = p.current()
+        self.cur = None
+        if cur is not None and (p.max_disruption or p.disruption_price):
+            col = pd.Index(p.territory_ids).get_indexer(cur.fillna("").to_numpy())
+            self.cur = np.where(cur.notna().to_numpy(), col, -2)
+            self.dm = list(p.max_disruption)
+            self.dw = np.column_stack([p.measure(m) * (self.cur >= -1) for m in self.dm]) if self.dm else \
+                np.zeros((p.n_units, 0))
+            self.dlim = np.array([p.max_disruption[m] * max(self.dw[:, k].sum(), EPS) for k, m in enumerate(self.dm)])
+            self.dscale = np.array([max(self.dlim[k], 1e-3 * self.dw[:, k].sum(), EPS) for k in range(len(self.dm))])
+            self.moved = np.array([self.dw[(self.a != self.cur) & (self.cur >= -1), k].sum()
+                                   for k in range(len(self.dm))])
+            self.price = np.zeros(p.n_units)
+            for m, pr in p.disruption_price.items():
+                self.price += pr * p.measure(m) * (self.cur >= -1)
+
+    # -- figures ---------------------------------------------------------------------------------------------
+    def _viol(self, s: np.ndarray, k_lo, k_hi, scale) -> np.ndarray:
+        return (np.maximum(0.0, k_lo - s) + np.maximum(0.0, s - k_hi)) / scale
+
+    def violation(self) -> float:
+        v = float(self._viol(self.sizes, self.lo, self.hi, self.scale[:, None]).sum())
+        if self.cur is not None and len(self.dm):
+            v += float((np.maximum(0.0, self.moved - self.dlim) / self.dscale).sum())
+        return v
+
+    def objective(self) -> float:
+        c = float(self.cost[np.arange(len(self.a)), self.a].sum())
+        if self.cur is not None:
+            c += float(self.price[(self.a != self.cur)].sum())
+        return c
+
+    def unit_cost(self, i: int, j: int) -> float:
+        c = self.cost[i, j]
+        if self.cur is not None and self.cur[i] != j:
+            c += self.price[i]
+        return c
+
+    def delta(self, moves: list[tuple[int, int, int]]) -> tuple[float, float]:
+        """(Δ violation, Δ cost) of moving units (i, from s, to t) together."""
+        dv, dc = 0.0, 0.0
+        touched: dict[int, np.ndarray] = {}
+        for i, s, t in moves:
+            for j, sign in ((s, -1.0), (t, 1.0)):
+                if j not in touched:
+                    touched[j] = self.sizes[:, j].copy()
+                touched[j] += sign * self.w[i]
+            dc += self.unit_cost(i, t) - self.unit_cost(i, s)
+        for j, new in touched.items():
+            dv += float(self._viol(new, self.lo[:, j], self.hi[:, j], self.scale).sum()
+                        - self._viol(self.sizes[:, j], self.lo[:, j], self.hi[:, j], self.scale).sum())
+        if self.cur is not None and len(self.dm):
+            moved = self.moved.copy()
+            for i, s, t in moves:
+                if self.cur[i] >= -1:
+                    moved += self.dw[i] * (float(t != self.cur[i]) - float(s != self.cur[i]))
+            dv += float((np.maximum(0.0, moved - self.dlim) / self.dscale).sum()
+                        - (np.maximum(0.0, self.moved - self.dlim) / self.dscale).sum())
+        return dv, dc
+
+    def apply(self, i: int, t: int) -> None:
+        s = self.a[i]
+        self.sizes[:, s] -= self.w[i]
+        self.sizes[:, t] += self.w[i]
+        if self.cur is not None and len(self.dm) and self.cur[i] >= -1:
+            self.moved += self.dw[i] * (float(t != self.cur[i]) - float(s != self.cur[i]))
+        self.a[i] = t
+
+
+def _neighbour_lists(p: AlignmentProblem) -> list[np.ndarray] | None:
+    if p.contiguity is None:
+        return None
+    pos = {u: i for i, u in enumerate(p.unit_ids)}
+    g = p.contiguity.graph
+    return [np.array([pos[v] for v in g.neighbors(u)], dtype=int) for u in p.unit_ids]
+
+
+def _stays_connected(a: np.ndarray, nbrs: list[np.ndarray], i: int, gone: set[int] | None = None) -> bool:
+    """Would territory a[i] stay connected if unit i (and the units in ``gone``) left it? Searches from one
+    remaining neighbour of i until every remaining neighbour is reached."""
+    s = a[i]
+    gone = (gone or set()) | {i}
+    targets = {int(v) for v in nbrs[i] if a[v] == s and v not in gone}
+    if len(targets) <= 1:
+        # a leaf (or isolated piece) leaving: fine unless it was the only unit holding others (none left)
+        return True
+    start = targets.pop()
+    seen = {start}
+    q = deque([start])
+    while q and targets:
+        u = q.popleft()
+        for v in nbrs[u]:
+            v = int(v)
+            if a[v] == s and v not in gone and v not in seen:
+                seen.add(v)
+                targets.discard(v)
+                q.append(v)
+    return not targets
+
+
+def local_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, max_passes: int = 200,
+                 candidates: int = 8, swaps: bool = True) -> tuple[np.ndarray, int]:
+    """Improve ``start`` (column index per unit); returns (assignment, number of moves applied)."""
+    t_end = time.perf_counter() + time_limit
+    st = _State(p, start)
+    nbrs = _neighbour_lists(p)
+    locked = np.zeros(p.n_units, dtype=bool)
+    if len(p.locks()):
+        locked[p.unit_ids.get_indexer(p.locks().index)] = True
+    if nbrs is None:
+        # candidate territories: the nearest allowed ones, plus any the unit already is in
+        c = np.where(st.allowed, st.cost, np.inf)
+        kk = min(candidates, st.J)
+        near = np.argpartition(c, kk - 1, axis=1)[:, :kk] if kk < st.J else np.tile(np.arange(st.J), (p.n_units, 1))
+        near = [row[np.isfinite(c[i, row])] for i, row in enumerate(near)]
+    used_cols = np.unique(st.a) if p.chooses_centres else None
+    moves = 0
+    rng = np.random.default_rng(0)
+    for _ in range(max_passes):
+        improved = False
+        order = rng.permutation(p.n_units)
+        for i in order:
+            if locked[i] or time.perf_counter() > t_end:
+                continue
+            s = st.a[i]
+            if p.chooses_centres and p.territory_ids[s] == p.unit_ids[i]:
+                continue  # an open centre serves itself
+            if nbrs is not None:
+                opts = {int(st.a[v]) for v in nbrs[i]} - {s}
+            else:
+                opts = set(map(int, near[i])) - {s}
+            if used_cols is not None:
+                opts &= set(map(int, used_cols))
+            best, best_key = None, None
+            for t in opts:
+                if not st.allowed[i, t]:
+                    continue
+                dv, dc = st.delta([(i, s, t)])
+                if dv < -EPS or (abs(dv) <= EPS and dc < -EPS):
+                    key = (round(dv, 9), dc)
+                    if best_key is None or key < best_key:
+                        best, best_key = t, key
+            if best is not None and (nbrs is None or _stays_connected(st.a, nbrs, i)):
+                st.apply(i, best)
+                moves += 1
+                improved = True
+            elif swaps and nbrs is not None and st.violation() > EPS:
+                improved |= _try_swap(st, nbrs, i, locked)
+        if not improved or time.perf_counter() > t_end:
+            break
+    return st.a, moves
+
+
+def anneal(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, seed: int = 0,
+           candidates: int = 8) -> np.ndarray:
+    """Simulated annealing on W·violation + cost with single-unit moves (contiguity kept as in
+    :func:`local_search`); returns the best feasible assignment seen, or the least-violating one."""
+    rng = np.random.default_rng(seed)
+    st = _State(p, start)
+    nbrs = _neighbour_lists(p)
+    free = np.ones(p.n_units, dtype=bool)
+    if len(p.locks()):
+        free[p.unit_ids.get_indexer(p.locks().index)] = False
+    if p.chooses_centres:
+        is_centre = np.asarray(p.territory_ids)[st.a] == np.asarray(p.unit_ids)
+        free[is_centre] = False
+        cols = np.unique(st.a)
+    else:
+        cols = np.arange(st.J)
+    c = np.where(st.allowed[:, cols], st.cost[:, cols], np.inf)
+    kk = min(candidates, len(cols))
+    near = cols[np.argsort(c, axis=1)[:, :kk]]
+    units = np.flatnonzero(free)
+    if not len(units):
+        return st.a
+
+    def pick(i):
+        if nbrs is not None:
+            opts = st.a[nbrs[i]]
+            opts = opts[opts != st.a[i]]
+            return int(rng.choice(opts)) if len(opts) else None
+        t = int(near[i, rng.integers(kk)])
+        return t if t != st.a[i] else None
+
+    # scale: typical cost change of a move
+    samples = []
+    for i in rng.choice(units, size=min(300, len(units))):
+        t = pick(i)
+        if t is not None and st.allowed[i, t]:
+            samples.append(abs(st.unit_cost(i, t) - st.unit_cost(i, st.a[i])))
+    c0 = float(np.median(samples)) if samples and np.median(samples) > 0 else 1.0
+    W = 30.0 * c0
+    T0, T1 = c0, c0 * 1e-3
+    best_feas = (np.inf, None)
+    best_viol = (st.violation(), st.objective(), st.a.copy())
+    viol, obj = best_viol[0], best_viol[1]
+    t0 = time.perf_counter()
+    it = 0
+    while True:
+        if it % 256 == 0:
+            frac = (time.perf_counter() - t0) / max(time_limit, 1e-6)
+            if frac >= 1:
+                break
+            T = T0 * (T1 / T0) ** frac
+        it += 1
+        i = int(units[rng.integers(len(units))])
+        t = pick(i)
+        if t is None or not st.allowed[i, t]:
+            continue
+        s_ = int(st.a[i])
+        dv, dc = st.delta([(i, s_, t)])
+        d = W * dv + dc
+        if d > 0 and rng.random() >= np.exp(-d / T):
+            continue
+        if nbrs is not None and not _stays_connected(st.a, nbrs, i):
+            continue
+        st.apply(i, t)
+        viol += dv
+        obj += dc
+        if viol <= 1e-7 and obj < best_feas[0] - EPS:
+            viol = st.violation()
+            if viol <= 1e-7:
+                best_feas = (obj, st.a.copy())
+        elif viol < best_viol[0] - EPS:
+            best_viol = (viol, obj, st.a.copy())
+    return best_feas[1] if best_feas[1] is not None else best_viol[2]
+
+
+def _try_swap(st: _State, nbrs, i: int, locked) -> bool:
+    """Swap unit i (territory s) with a neighbour k of i in territory t ≠ s when that lowers the violation and
+    both territories stay connected."""
+    s = st.a[i]
+    for k in nbrs[i]:
+        k = int(k)
+        t = st.a[k]
+        if t == s or locked[k] or not (st.allowed[i, t] and st.allowed[k, s]):
+            continue
+        dv, dc = st.delta([(i, s, t), (k, t, s)])
+        if dv < -EPS:
+            a2 = st.a.copy()
+            a2[i], a2[k] = t, s
+            if _connected_territory(a2, nbrs, s) and _connected_territory(a2, nbrs, t):
+                st.apply(i, t)
+                st.apply(k, s)
+                return True
+    return False
+
+
+def _connected_territory(a: np.ndarray, nbrs, j: int) -> bool:
+    members = np.flatnonzero(a == j)
+    if len(members) <= 1:
+        return True
+    seen = {int(members[0])}
+    q = deque(seen)
+    while q:
+        u = q.popleft()
+        for v in nbrs[u]:
+            v = int(v)
+            if a[v] == j and v not in seen:
+                seen.add(v)
+                q.append(v)
+    return len(seen) == len(members)
+
+
+def start_assignment(p: AlignmentProblem) -> np.ndarray:
+    """The current alignment when every unit has one and its territories are allowed; otherwise each unit at its
+    nearest allowed centre (for chosen centres: k spread-out centres, then nearest). Locks are applied."""
+    allowed = p.allowed()
+    cost = np.where(allowed, p.cost(), np.inf)
+    cur = p.current()
+    if cur is not None and cur.notna().all():
+        a = pd.Index(p.territory_ids).get_indexer(cur.to_numpy())
+        if (a >= 0).all() and allowed[np.arange(p.n_units), a].all():
+            return a
+    if p.chooses_centres:
+        cols = _spread_centres(p, cost)
+        sub = cost[:, cols]
+        a = cols[np.argmin(sub, axis=1)]
+        a[cols] = cols
+        return a
+    return np.argmin(cost, axis=1)
+
+
+def _spread_centres(p: AlignmentProblem, cost: np.ndarray) -> np.ndarray:
+    """k centres by weighted farthest-point sampling on the distances (deterministic), locked centres first."""
+    d = np.where(np.isfinite(p.distance), p.distance, np.nanmax(np.where(np.isfinite(p.distance),
+                                                                           p.distance, 0)) * 10)
+    w = p.measure(p.weight) if p.weight else np.ones(p.n_units)
+    forced = sorted(set(pd.Index(p.territory_ids).get_indexer(p.locks().to_numpy())) - {-1})
+    chosen = list(forced) or [int(np.argmin((d * w[:, None]).sum(axis=0)))]
+    while len(chosen) < p.k:
+        gap = d[:, chosen].min(axis=1) * np.maximum(w, EPS)
+        gap[chosen] = -1
+        chosen.append(int(np.argmax(gap)))
+    return np.array(chosen[:p.k], dtype=int)
+
+
+def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None) -> HeuristicResult:
+    """Start → contiguity repair → local search. See the module docstring."""
+    from spmopt.territory.contiguity import repair
+    from spmopt.territory.evaluate import evaluate, violations
+
+    t0 = time.perf_counter()
+    tids = pd.Index(p.territory_ids)
+    if start is not None:
+        a0 = tids.get_indexer(start.reindex(p.unit_ids).fillna("").to_numpy())
+        if (a0 < 0).any():
+            a0 = start_assignment(p)
+    else:
+        a0 = start_assignment(p)
+    if p.contiguity is not None:
+        s = repair(p, p.contiguity.graph, pd.Series(np.asarray(p.territory_ids, dtype=object)[a0],
+                                                    index=p.unit_ids))
+        a0 = tids.get_indexer(s.to_numpy())
+    budget = lambda: max(0.05, time_limit - (time.perf_counter() - t0))  # noqa: E731
+    a, moves = local_search(p, a0, time_limit=0.3 * budget())
+    if _State(p, a).violation() > 1e-7:  # stuck short of feasibility: anneal, then polish the cost
+        a = anneal(p, a, time_limit=0.7 * budget())
+        a, more = local_search(p, a, time_limit=budget())
+        moves += more
+    assignment = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
+    bad = violations(p, assignment)
+    st = _State(p, a)
+    return HeuristicResult(assignment=assignment, feasible=not bad, objective=evaluate(p, assignment).objective,
+                           violation=st.violation(), seconds=time.perf_counter() - t0, moves=moves)

@@ -1,0 +1,79 @@
+"""Distance–disruption trade-off: the epsilon-constraint frontier.
+
+Reviewers choose among alignments, so :func:`disruption_frontier` solves the alignment for a ladder of limits
+on the share of a measure moved away from the current alignment, from the least disruption any alignment
+meeting the other limits needs (found with the elastic model) up to the disruption of the unconstrained optimum.
+Each point is warm-started with the previous one, which is feasible for it (the limit only grows), so every point
+is at least as good as its predecessor and a time limit never loses a point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from spmopt.errors import InfeasibleError, InputError
+from spmopt.solver import SolveOptions
+from spmopt.territory.problem import AlignmentProblem
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """``table``: one row per point (limit, disruption, distance, objective, gap, status, units moved);
+    ``alignments``: the matching :class:`~spmopt.territory.solve.Alignment` objects."""
+
+    measure: str
+    table: pd.DataFrame
+    alignments: list
+
+
+def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str | None = None, points: int = 8,
+                        progress=None) -> Frontier:
+    """Solve ``p`` for ``points`` disruption limits on ``measure`` (default: the measure of an existing
+    max-disruption limit, else the first balance measure, else ``count``) between the least feasible
+    disruption and the disruption of the optimum without that limit."""
+    from spmopt.territory.evaluate import evaluate
+    from spmopt.territory.solve import _solve_elastic, solve_problem
+
+    if p.current() is None or p.current().isna().all():
+        raise InputError("the disruption frontier needs a current alignment (current_territory in the units file)")
+    if points < 2:
+        raise InputError(f"--pareto-points must be at least 2, got {points}")
+    m = measure or next(iter(p.max_disruption), None) or next(iter(p.balance), None) or "count"
+    try:
+        p.measure(m)
+    except KeyError:
+        raise InputError(f"disruption measure '{m}' is not a column of the units") from None
+    free = p.replace(max_disruption={k: v for k, v in p.max_disruption.items() if k != m})
+    say = progress or (lambda msg: None)
+    top = solve_problem(free, opts)
+    hi = top.metrics.disruption[m]
+    say(f"frontier: without a limit on {m} moved, distance {top.metrics.distance:,.6g}, {hi:.1%} of {m} moved")
+    zero = free.replace(max_disruption={**free.max_disruption, m: 0.0})
+    got = _solve_elastic(zero, [f"disruption:{m}"], dataclasses.replace(opts, mip_gap=1e-6), [],
+                         with_assignment=True)
+    if got is None:
+        raise InfeasibleError(f"no alignment meets the other limits, whatever the disruption on {m}",
+                              family="disruption")
+    rel, least = got
+    lo = min(rel[f"disruption:{m}"] + 1e-6, hi)
+    levels = np.unique(np.round(np.linspace(lo, hi, points), 9))
+    rows, results = [], []
+    prev = least  # the least-disruption alignment: feasible for every point
+    for k, lim in enumerate(levels):
+        q = free.replace(max_disruption={**free.max_disruption, m: float(lim)})
+        r = top if k == len(levels) - 1 else solve_problem(q, opts, warm_start=prev)
+        if k == len(levels) - 1:
+            r = dataclasses.replace(top, problem=q, metrics=evaluate(q, top.assignment))
+        prev = r.assignment
+        results.append(r)
+        rows.append({"point": k + 1, "limit": float(lim), "disruption": r.metrics.disruption[m],
+                     "distance": r.metrics.distance, "objective": r.objective, "bound": r.bound, "gap": r.gap,
+                     "status": r.status, "units_moved": r.metrics.units_moved,
+                     **{f"max_dev_{b}": r.metrics.max_balance_deviation[b] for b in p.balance}})
+        say(f"frontier point {k + 1}/{len(levels)}: at most {lim:.1%} of {m} moved → distance "
+            f"{r.metrics.distance:,.6g} ({r.status}, gap {100 * (r.gap or 0):.2f} %)")
+    return Frontier(measure=m, table=pd.DataFrame(rows), alignments=results)
