@@ -299,8 +299,12 @@ def _solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cu
 
     am = build_model(p, relax=relax)
     am.add_contiguity_cuts(cuts)
+    t0 = time.perf_counter()
     while True:
-        out = solve(am.model, opts)
+        left = None if opts.time_limit is None else opts.time_limit - (time.perf_counter() - t0)
+        if left is not None and left <= 0.05:
+            return None
+        out = solve(am.model, dataclasses.replace(opts, time_limit=left))
         if out.status != "optimal":
             return None
         if p.contiguity is None:
@@ -318,7 +322,9 @@ def diagnose(p: AlignmentProblem, opts: SolveOptions, *, cuts=()) -> InfeasibleE
     smallest relaxation that works; if none works alone, relax all together and report the combination.
     ``cuts`` are contiguity cuts already found (they hold for every contiguous alignment)."""
     fams = _families(p)
-    limit = SolveOptions(time_limit=opts.time_limit, mip_gap=1e-6, threads=opts.threads)
+    # the whole diagnosis gets the request's time limit, shared between the elastic solves
+    share = None if opts.time_limit is None else max(1.0, opts.time_limit / (len(fams) + 1))
+    limit = SolveOptions(time_limit=share, mip_gap=1e-6, threads=opts.threads)
     singles: dict[str, float] = {}
     for f in fams:
         rel = _solve_elastic(p, [f], limit, cuts)
