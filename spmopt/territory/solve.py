@@ -154,7 +154,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     h_seconds = 0.0
     if warm_start is None and opts.heuristic:
         # heuristic first: a feasible start lets the MIP prune at once and is the fallback if time runs out
-        budget = min(30.0, 0.15 * opts.time_limit) if opts.time_limit else 30.0
+        budget = min(5.0, 0.05 * opts.time_limit) if opts.time_limit else 5.0
         h = heuristic(p, time_limit=budget)
         h_seconds = h.seconds
         if progress is not None:
