@@ -125,7 +125,7 @@ def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, 
         from spmopt.territory.pareto import disruption_frontier
 
         points, measure = pareto
-        fr = disruption_frontier(p, opts, measure=measure, points=points, progress=console.print)
+        fr = disruption_frontier(p, opts, measure=measure, points=points, progress=console.print, solved=result)
         paths.update(write_frontier(fr, out, plot=plot))
         tab = Table(title=f"Distance vs disruption on {fr.measure}")
         for c in ("point", "limit", "moved", "distance", "gap", "status"):

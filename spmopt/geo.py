@@ -39,14 +39,12 @@ def delaunay_edges(points: np.ndarray, system: str, *, max_factor: float = 3.0) 
     """Neighbour pairs from a Delaunay triangulation of the points, dropping edges longer than
     ``max_factor`` × the median edge length (long edges cross water or empty land) unless they belong to a
     minimum spanning tree, so the graph stays connected. Returns a k×2 index array (i < j)."""
-    from scipy.spatial import Delaunay
+    from scipy.spatial import Delaunay, QhullError
 
     pts = np.asarray(points, dtype=float)
     if system == "latlon":  # equirectangular projection is adequate for neighbour finding
         lat0 = np.radians(np.nanmean(pts[:, 0]))
         pts = np.column_stack([pts[:, 1] * np.cos(lat0), pts[:, 0]])
-    from scipy.spatial import QhullError
-
     try:
         tri = Delaunay(pts)
     except QhullError:  # all points on one line (or fewer than 3 distinct): join them along that line

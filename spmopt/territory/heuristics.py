@@ -170,39 +170,41 @@ def _stays_connected(a: np.ndarray, nbrs: list[np.ndarray], i: int, gone: set[in
     return not targets
 
 
+def _moves(p: AlignmentProblem, st: _State, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which units may move (not locked, not an open centre) and, per unit, its ``candidates`` nearest open
+    territories (column indices; a not-allowed pair is skipped by the callers)."""
+    free = np.ones(p.n_units, dtype=bool)
+    if len(p.locks()):
+        free[p.unit_ids.get_indexer(p.locks().index)] = False
+    if p.chooses_centres:
+        free[np.asarray(p.territory_ids)[st.a] == np.asarray(p.unit_ids)] = False
+        cols = np.unique(st.a)
+    else:
+        cols = np.arange(st.J)
+    c = np.where(st.allowed[:, cols], st.cost[:, cols], np.inf)
+    kk = min(candidates, len(cols))
+    near = np.argpartition(c, kk - 1, axis=1)[:, :kk] if kk < len(cols) else np.tile(np.arange(len(cols)),
+                                                                                     (p.n_units, 1))
+    return free, cols[near]
+
+
 def local_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, max_passes: int = 200,
                  candidates: int = 8, swaps: bool = True) -> tuple[np.ndarray, int]:
     """Improve ``start`` (column index per unit); returns (assignment, number of moves applied)."""
     t_end = time.perf_counter() + time_limit
     st = _State(p, start)
     nbrs = _neighbour_lists(p)
-    locked = np.zeros(p.n_units, dtype=bool)
-    if len(p.locks()):
-        locked[p.unit_ids.get_indexer(p.locks().index)] = True
-    if nbrs is None:
-        # candidate territories: the nearest allowed ones, plus any the unit already is in
-        c = np.where(st.allowed, st.cost, np.inf)
-        kk = min(candidates, st.J)
-        near = np.argpartition(c, kk - 1, axis=1)[:, :kk] if kk < st.J else np.tile(np.arange(st.J), (p.n_units, 1))
-        near = [row[np.isfinite(c[i, row])] for i, row in enumerate(near)]
-    used_cols = np.unique(st.a) if p.chooses_centres else None
+    free, near = _moves(p, st, candidates)
     moves = 0
     rng = np.random.default_rng(0)
     for _ in range(max_passes):
         improved = False
         order = rng.permutation(p.n_units)
         for i in order:
-            if locked[i] or time.perf_counter() > t_end:
+            if not free[i] or time.perf_counter() > t_end:
                 continue
             s = st.a[i]
-            if p.chooses_centres and p.territory_ids[s] == p.unit_ids[i]:
-                continue  # an open centre serves itself
-            if nbrs is not None:
-                opts = {int(st.a[v]) for v in nbrs[i]} - {s}
-            else:
-                opts = set(map(int, near[i])) - {s}
-            if used_cols is not None:
-                opts &= set(map(int, used_cols))
+            opts = ({int(st.a[v]) for v in nbrs[i]} if nbrs is not None else set(map(int, near[i]))) - {s}
             best, best_key = None, None
             for t in opts:
                 if not st.allowed[i, t]:
@@ -217,7 +219,7 @@ def local_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 
                 moves += 1
                 improved = True
             elif swaps and nbrs is not None and st.violation() > EPS:
-                improved |= _try_swap(st, nbrs, i, locked)
+                improved |= _try_swap(st, nbrs, i, ~free)
         if not improved or time.perf_counter() > t_end:
             break
     return st.a, moves
@@ -230,18 +232,8 @@ def anneal(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, 
     rng = np.random.default_rng(seed)
     st = _State(p, start)
     nbrs = _neighbour_lists(p)
-    free = np.ones(p.n_units, dtype=bool)
-    if len(p.locks()):
-        free[p.unit_ids.get_indexer(p.locks().index)] = False
-    if p.chooses_centres:
-        is_centre = np.asarray(p.territory_ids)[st.a] == np.asarray(p.unit_ids)
-        free[is_centre] = False
-        cols = np.unique(st.a)
-    else:
-        cols = np.arange(st.J)
-    c = np.where(st.allowed[:, cols], st.cost[:, cols], np.inf)
-    kk = min(candidates, len(cols))
-    near = cols[np.argsort(c, axis=1)[:, :kk]]
+    free, near = _moves(p, st, candidates)
+    kk = near.shape[1]
     units = np.flatnonzero(free)
     if not len(units):
         return st.a

@@ -31,10 +31,11 @@ class Frontier:
 
 
 def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str | None = None, points: int = 8,
-                        progress=None) -> Frontier:
+                        progress=None, solved=None) -> Frontier:
     """Solve ``p`` for ``points`` disruption limits on ``measure`` (default: the measure of an existing
     max-disruption limit, else the first balance measure, else ``count``) between the least feasible
-    disruption and the disruption of the optimum without that limit."""
+    disruption and the disruption of the optimum without that limit. ``solved`` is an alignment of ``p``
+    already at hand; when ``p`` has no limit on ``measure`` it is that optimum and is not solved again."""
     from spmopt.territory.evaluate import evaluate
     from spmopt.territory.solve import _solve_elastic, solve_problem
 
@@ -49,7 +50,7 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
         raise InputError(f"disruption measure '{m}' is not a column of the units") from None
     free = p.replace(max_disruption={k: v for k, v in p.max_disruption.items() if k != m})
     say = progress or (lambda msg: None)
-    top = solve_problem(free, opts)
+    top = solved if solved is not None and m not in p.max_disruption else solve_problem(free, opts)
     hi = top.metrics.disruption[m]
     say(f"frontier: without a limit on {m} moved, distance {top.metrics.distance:,.6g}, {hi:.1%} of {m} moved")
     zero = free.replace(max_disruption={**free.max_disruption, m: 0.0})
@@ -65,8 +66,9 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
     prev = least  # the least-disruption alignment: feasible for every point
     for k, lim in enumerate(levels):
         q = free.replace(max_disruption={**free.max_disruption, m: float(lim)})
-        r = top if k == len(levels) - 1 else solve_problem(q, opts, warm_start=prev)
-        if k == len(levels) - 1:
+        if k < len(levels) - 1:
+            r = solve_problem(q, opts, warm_start=prev)
+        else:  # the limit is the unconstrained optimum's own disruption: that optimum is this point's answer
             r = dataclasses.replace(top, problem=q, metrics=evaluate(q, top.assignment))
         prev = r.assignment
         results.append(r)
