@@ -70,6 +70,12 @@ def align(
         "first --balance measure, else count).")] = None,
     time_limit: Annotated[float, typer.Option(help="Solver time limit per solve, seconds.")] = 60.0,
     mip_gap: Annotated[float, typer.Option(help="Relative optimality gap at which to stop.")] = 1e-4,
+    candidates: Annotated[int | None, typer.Option(
+        help="Territories per unit in the MIP (those with the smallest Lagrangian reduced cost; the bound stays "
+        "valid for all pairs). Default: all pairs up to 250,000, else 2. 0 = all pairs.")] = None,
+    regions: Annotated[int | None, typer.Option(
+        help="Territories per region in the decomposition stage (regions re-solved exactly in turn). Default: 4 "
+        "when candidates are restricted, else off. 0 = off.")] = None,
     plot: Annotated[bool, typer.Option(help="Write map.png.")] = True,
     log: Annotated[bool, typer.Option("--log", help="Show the solver log.")] = False,
 ) -> None:
@@ -89,22 +95,27 @@ def align(
             contiguity = read_table(Path(contiguity))
         if pareto is not None and pareto.strip().lower() != "disruption":
             raise InputError(f"--pareto supports 'disruption' only, got '{pareto}'")
+        if candidates is not None and candidates < 0:
+            raise InputError(f"--candidates must be 0 (all pairs) or more, got {candidates}")
+        if regions is not None and (regions < 0 or regions == 1):
+            raise InputError(f"--regions must be 0 (off) or at least 2, got {regions}")
         _run_align(u, t, d, k=k, contiguity=contiguity, weight=weight, time_limit=time_limit, mip_gap=mip_gap,
-                   out=out, plot=plot, log=log, pareto=(pareto_points, pareto_measure) if pareto else None,
+                   candidates=candidates, regions=regions, out=out, plot=plot, log=log,
+                   pareto=(pareto_points, pareto_measure) if pareto else None,
                    **kw)
     except SpmoptError as exc:
         _fail(exc)
 
 
 def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, mip_gap: float, pareto=None,
-               **kw):
+               candidates: int | None = None, regions: int | None = None, **kw):
     from spmopt.report.outputs import write_alignment
     from spmopt.solver import SolveOptions
     from spmopt.territory.problem import make_problem
     from spmopt.territory.solve import solve_problem
 
     p = make_problem(u, t, d, **kw)
-    opts = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, log=log)
+    opts = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, log=log, candidates=candidates, regions=regions)
     console.print(f"aligning {p.n_units:,} units into {p.n_territories} territories "
                   f"({'chosen centres' if p.chooses_centres else 'fixed centres'}); time limit {time_limit:g} s")
     t0 = time.perf_counter()

@@ -15,6 +15,9 @@ from typing import Any
 import pyomo.environ as pyo
 
 SOLVERS = ("highs",)
+AUTO_PAIRS = 250_000  # above this many unit–territory pairs, the alignment MIP is restricted to candidates
+AUTO_CANDIDATES = 2
+AUTO_REGION_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,13 @@ class SolveOptions:
     """Solver settings. ``time_limit`` in seconds (None = no limit); ``mip_gap`` the relative gap at which
     the solver may stop; ``threads`` (None = solver default); ``log`` echoes the solver log to stdout;
     ``heuristic`` runs the alignment heuristic first when no feasible start is known;
+    ``candidates`` is how many territories per unit the alignment MIP may consider (the ones with the smallest
+    Lagrangian reduced cost, see :mod:`spmopt.territory.pricing`; the bound stays valid for all pairs):
+    None = automatic (all pairs up to ``AUTO_PAIRS`` pairs, else ``AUTO_CANDIDATES``), 0 = always all pairs;
+    ``regions`` is the number of territories per region in the decomposition stage (after the MIP has had 60 %
+    of the time, regions of neighbouring territories are re-solved exactly one at a time, see
+    :mod:`spmopt.territory.decompose`): None = automatic (``AUTO_REGION_SIZE`` when the MIP is restricted to
+    candidates), 0 = off;
     ``extra`` passes raw solver options (HiGHS option names)."""
 
     solver: str = "highs"
@@ -30,6 +40,8 @@ class SolveOptions:
     threads: int | None = None
     log: bool = False
     heuristic: bool = True
+    candidates: int | None = None
+    regions: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -37,6 +49,11 @@ class SolveOptions:
             raise ValueError(f"unknown solver '{self.solver}' (available: {', '.join(SOLVERS)})")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time limit must be > 0 seconds, got {self.time_limit}")
+        if self.candidates is not None and (int(self.candidates) != self.candidates or self.candidates < 0):
+            raise ValueError(f"candidates must be a whole number >= 0, got {self.candidates}")
+        if self.regions is not None and (int(self.regions) != self.regions or self.regions < 0
+                                         or self.regions == 1):
+            raise ValueError(f"regions must be 0 (off) or a whole number >= 2, got {self.regions}")
         if not 0 <= self.mip_gap < 1:
             raise ValueError(f"mip gap must be in [0, 1), got {self.mip_gap}")
 

@@ -112,10 +112,12 @@ def _lin(coefs, variables, constant: float = 0.0) -> LinearExpression:
     return LinearExpression(constant=constant, linear_coefs=list(map(float, coefs)), linear_vars=list(variables))
 
 
-def build_model(p: AlignmentProblem, *, relax: Collection[str] = ()) -> AlignmentModel:
+def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.ndarray | None = None
+                ) -> AlignmentModel:
     """Build the Pyomo model of ``p``. ``relax`` names families to make elastic: ``balance:<m>``,
-    ``capacity:<m>`` (maxima), ``minimum:<m>``, ``disruption:<m>``; with any, the objective is Σ r_f."""
-    ai, aj = p.arcs()
+    ``capacity:<m>`` (maxima), ``minimum:<m>``, ``disruption:<m>``; with any, the objective is Σ r_f.
+    ``mask`` (|I|×|J| booleans) restricts the pairs to a candidate set (see :mod:`spmopt.territory.pricing`)."""
+    ai, aj = p.arcs() if mask is None else np.nonzero(p.allowed() & mask)
     m = pyo.ConcreteModel(name="territory_alignment")
     m.A = pyo.RangeSet(0, len(ai) - 1)
     m.I = pyo.RangeSet(0, p.n_units - 1)

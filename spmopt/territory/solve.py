@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from spmopt.errors import InfeasibleError, SolverError
-from spmopt.solver import SolveOptions, relative_gap, solve
+from spmopt.solver import AUTO_CANDIDATES, AUTO_PAIRS, AUTO_REGION_SIZE, SolveOptions, relative_gap, solve
+from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
 from spmopt.territory.heuristics import heuristic
 from spmopt.territory.mip import build_model
+from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
 
 
@@ -139,55 +141,146 @@ def align(
 
 
 def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Series | None = None,
-                  progress=None) -> Alignment:
+                  progress=None, explain: bool = True) -> Alignment:
     """Solve a built :class:`AlignmentProblem` (see :func:`align`). ``progress`` is called with a short message
-    after each contiguity round."""
+    at each stage (pricing, heuristic, contiguity rounds, candidate growth). ``explain=False`` raises a bare
+    :class:`InfeasibleError` instead of running the diagnosis.
+
+    Stages: pre-check → (large problems) Lagrangian pricing → heuristic start when no feasible one is known →
+    MIP over the candidate pairs, in contiguity rounds → if the pairs left out limit the bound, more candidates
+    per unit and solve again while time remains."""
     precheck(p)
-    t0 = time.perf_counter()
-    am = build_model(p)
-    build_s = time.perf_counter() - t0
+    t_start = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    elapsed = lambda: time.perf_counter() - t_start  # noqa: E731
+    remaining = lambda: None if opts.time_limit is None else max(0.1, opts.time_limit - elapsed())  # noqa: E731
     cur = p.current()
     if warm_start is None and cur is not None and cur.notna().all() and not violations(p, cur):
         warm_start = cur  # the current alignment meets every limit: a time limit can never return less
     elif warm_start is not None and violations(p, warm_start):
         warm_start = None
-    h_seconds = 0.0
+    k = _candidates_per_unit(p, opts)
+    regions = opts.regions if opts.regions is not None else (AUTO_REGION_SIZE if k is not None else 0)
+    regions = min(regions, len(p.territory_ids) - 1) if regions and len(p.territory_ids) > 2 else 0
+    priced = None
+    if k is not None:
+        budget = min(10.0, 0.15 * opts.time_limit) if opts.time_limit else 10.0
+        upper = evaluate(p, warm_start).objective if warm_start is not None else None
+        priced = lagrangian_ascent(p, time_limit=budget, upper=upper)
+        say(f"pricing: Lagrangian bound {priced.value:,.6g} ({priced.rounds} steps, {priced.seconds:.1f} s)")
+    warm_stage = "warm start"
+    h = None
     if warm_start is None and opts.heuristic:
         # heuristic first: a feasible start lets the MIP prune at once and is the fallback if time runs out
         budget = min(5.0, 0.05 * opts.time_limit) if opts.time_limit else 5.0
-        h = heuristic(p, time_limit=budget)
-        h_seconds = h.seconds
-        if progress is not None:
-            progress(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
-                     f"({h.seconds:.1f} s)")
+        if priced is not None:
+            budget = min(20.0, 0.1 * opts.time_limit) if opts.time_limit else 20.0
+        h = heuristic(p, time_limit=budget, start=None if priced is None else priced.assignment(p))
+        warm_stage = "heuristic"
+        say(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
+            f"({h.seconds:.1f} s)")
         if h.feasible:
             warm_start = h.assignment
-    left = None if opts.time_limit is None else max(0.1, opts.time_limit - h_seconds)
-    res = _solve_in_rounds(am, dataclasses.replace(opts, time_limit=left), warm_start, progress=progress,
-                           warm_stage="heuristic" if h_seconds else "warm start")
-    if res.infeasible:
-        raise diagnose(p, opts, cuts=am.cut_list)
+    info: dict[str, Any] = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
+    rough = warm_start if warm_start is not None else (h.assignment if h is not None else None)
+    cuts: list = []
+    build_s = 0.0
+    while True:
+        mask = None
+        if priced is not None:
+            upper = evaluate(p, warm_start).objective if warm_start is not None else None
+            mask = candidate_mask(priced, k, must=_pairs(p, warm_start),
+                                  cutoff=None if upper is None else upper - priced.value)
+            say(f"candidates: {k} per unit, {int(mask.sum()):,} of {int(p.allowed().sum()):,} pairs")
+        t0 = time.perf_counter()
+        am = build_model(p, mask=mask)
+        am.add_contiguity_cuts(cuts)
+        build_s += time.perf_counter() - t0
+        mip_time = remaining()
+        if regions and mip_time is not None:
+            mip_time = max(0.1, 0.6 * mip_time)  # the rest goes to the regions
+        res = _solve_in_rounds(am, dataclasses.replace(opts, time_limit=mip_time), warm_start,
+                               progress=progress, warm_stage=warm_stage)
+        cuts = am.cut_list
+        if res.assignment is not None:
+            warm_start, warm_stage = res.assignment, res.stage
+        full = mask is None or mask[p.allowed()].all()
+        if res.infeasible and full:
+            raise diagnose(p, opts, cuts=am.cut_list) if explain else InfeasibleError("infeasible")
+        bound = res.bound
+        if priced is not None:
+            bound, outside = full_bound(res.bound, priced, mask)
+            info["candidates"] = {"per_unit": k, "pairs": int(mask.sum()), "lagrangian_bound": priced.value,
+                                  "bound_outside_candidates": outside if np.isfinite(outside) else None,
+                                  "pricing_seconds": round(priced.seconds, 3)}
+        gap = relative_gap(evaluate(p, res.assignment).objective, bound) if res.assignment is not None else None
+        # widen only when the restricted problem is settled (infeasible, or optimal but the pairs left out hold
+        # the bound down); a restricted MIP stopped by the time limit would not gain from more pairs
+        limited = res.infeasible or (res.status == "optimal" and res.bound is not None
+                                     and bound < res.bound - 1e-9 * max(1.0, abs(bound)))
+        time_left = opts.time_limit is None or opts.time_limit - elapsed() > 1.0
+        if full or not limited or not time_left or (gap is not None and gap <= opts.mip_gap):
+            break
+        k = min(2 * k, len(p.territory_ids))  # the pairs left out hold the bound down: widen and solve again
+        say(f"candidates: the pairs left out limit the bound; widening to {k} per unit")
+    start = res.assignment if res.assignment is not None else rough
+    if regions and start is not None and (gap is None or gap > opts.mip_gap) and \
+            (opts.time_limit is None or remaining() > 1.0):
+        # decomposition: regions of neighbouring territories re-solved exactly in turn, improving the MIP's
+        # answer (or repairing the heuristic's when the MIP found none)
+        rr = improve_by_regions(p, start, time_limit=remaining() or 60.0, size=regions,
+                                region_time=min(3.0, max(1.0, 0.05 * (remaining() or 60.0))),
+                                mip_gap=max(opts.mip_gap, 1e-3), progress=progress)
+        info["regions"] = {"size": regions, "solved": rr.regions_solved, "improved": rr.regions_improved,
+                           "sweeps": rr.sweeps, "seconds": round(rr.seconds, 3)}
+        if rr.feasible and (res.assignment is None or rr.objective < evaluate(p, res.assignment).objective):
+            stage = "regions" if res.assignment is None else f"{res.stage}+regions"
+            res = dataclasses.replace(res, assignment=rr.assignment, status="feasible", infeasible=False,
+                                      stage=stage)
     if res.assignment is None:
-        raise SolverError(f"no feasible alignment found before the solver stopped ({res.termination}, "
-                          f"{res.seconds:.1f} s); raise --time-limit or loosen the limits")
+        why = (f"no feasible alignment among the {k} candidate territories per unit; raise --candidates "
+               "(0 = all pairs) or --time-limit" if res.infeasible else
+               f"no feasible alignment found before the solver stopped ({res.termination}, {elapsed():.1f} s); "
+               "raise --time-limit or loosen the limits")
+        raise SolverError(why)
     assignment = res.assignment
     check_alignment(p, assignment)
     metrics = evaluate(p, assignment)
     before = evaluate(p, cur) if cur is not None and cur.notna().all() else None
     objective = metrics.objective
-    bound = max(res.bound if res.bound is not None else -np.inf, trivial_bound(p))
+    bound = max(bound if bound is not None else -np.inf, trivial_bound(p))
     status = res.status
     if status == "optimal":
         bound = min(bound, objective)
     gap = relative_gap(objective, bound)
     if status == "optimal" and gap is not None and gap > max(opts.mip_gap, 1e-9) * (1 + 1e-6) + 1e-9:
         status = "feasible"
-    info = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
     if p.contiguity is not None:
         info["contiguity"] = {**p.contiguity.describe(), "rounds": res.rounds, "cuts": am.n_cuts}
     return Alignment(problem=p, assignment=assignment, status=status, objective=objective, bound=bound,
-                     gap=gap, solve_seconds=res.seconds, build_seconds=build_s, solver=res.solver, stage=res.stage,
-                     metrics=metrics, before=before, options=info)
+                     gap=gap, solve_seconds=elapsed() - build_s, build_seconds=build_s, solver=res.solver,
+                     stage=res.stage, metrics=metrics, before=before, options=info)
+
+
+def _candidates_per_unit(p: AlignmentProblem, opts: SolveOptions) -> int | None:
+    """Candidate territories per unit for the MIP, or None for all pairs (small problems, chosen centres)."""
+    if p.chooses_centres or opts.candidates == 0:
+        return None
+    pairs = p.n_units * len(p.territory_ids)
+    if opts.candidates is None:
+        return AUTO_CANDIDATES if pairs > AUTO_PAIRS else None
+    return None if opts.candidates >= len(p.territory_ids) else int(opts.candidates)
+
+
+def _pairs(p: AlignmentProblem, assignment: pd.Series | None) -> np.ndarray | None:
+    """The |I|×|J| mask of the pairs an assignment uses."""
+    if assignment is None:
+        return None
+    j = pd.Index(p.territory_ids).get_indexer(assignment.reindex(p.unit_ids).to_numpy())
+    m = np.zeros((p.n_units, len(p.territory_ids)), dtype=bool)
+    ok = j >= 0
+    m[np.flatnonzero(ok), j[ok]] = True
+    return m
 
 
 @dataclass

@@ -1,0 +1,179 @@
+"""Decomposition for very large alignments: solve regions of neighbouring territories exactly, one at a time.
+
+A *region* is a few territories that exchange units (a seed territory and the territories its units would
+most cheaply move to). With every other territory held fixed, the region's units are re-assigned among the
+region's territories by the exact MIP — balance and limits against the *global* means, disruption against what
+is left of the global budget, contiguity on the region's part of the graph — and the answer is kept when it
+is better. Sweeping over overlapping regions moves load across region borders, so the borders are repaired as
+the sweep goes on. This is a large-neighbourhood search: each step is exact, the whole is a heuristic.
+
+The bound for the whole problem does not come from the regions (their bounds hold only with the rest fixed) but
+from the Lagrangian of :mod:`spmopt.territory.pricing`, which is valid for the full problem.
+
+The start may break limits: a region that can be made feasible is (the sweep ranks answers by the number of
+broken limits first, then cost); a region that cannot is left as it is for a later, overlapping region.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from spmopt.errors import InfeasibleError, SolverError
+from spmopt.solver import SolveOptions
+from spmopt.territory.evaluate import evaluate, violations
+from spmopt.territory.problem import AlignmentProblem
+
+
+@dataclass
+class RegionResult:
+    assignment: pd.Series
+    objective: float
+    feasible: bool
+    regions_solved: int
+    regions_improved: int
+    sweeps: int
+    seconds: float
+
+
+def region_of(p: AlignmentProblem, a: np.ndarray, seed: int, size: int, affinity: np.ndarray) -> list[int]:
+    """The seed territory and, greedily, the territories with the strongest affinity to those chosen so far."""
+    chosen = [seed]
+    score = affinity[seed].astype(float).copy()
+    score[seed] = -np.inf
+    while len(chosen) < size:
+        j = int(np.argmax(score))
+        if not np.isfinite(score[j]) or score[j] <= 0:
+            break
+        chosen.append(j)
+        score += affinity[j]
+        score[chosen] = -np.inf
+    return chosen
+
+
+def territory_affinity(p: AlignmentProblem, a: np.ndarray) -> np.ndarray:
+    """affinity[j, k]: how many units of territory j have k among their two cheapest other territories (plus
+    the reverse), from the costs only — no coordinates needed. With contiguity, shared graph edges count too."""
+    J = len(p.territory_ids)
+    c = np.where(p.allowed(), p.cost(), np.inf)
+    c[np.arange(p.n_units), a] = np.inf
+    k = min(2, J - 1)
+    aff = np.zeros((J, J))
+    if k >= 1:
+        alt = np.argpartition(c, k - 1, axis=1)[:, :k]
+        for col in range(k):
+            ok = np.isfinite(c[np.arange(p.n_units), alt[:, col]])
+            np.add.at(aff, (a[ok], alt[ok, col]), 1.0)
+    if p.contiguity is not None:
+        pos = p.unit_ids.get_indexer
+        e = np.array(list(p.contiguity.graph.edges()), dtype=object)
+        if len(e):
+            u, v = a[pos(e[:, 0])], a[pos(e[:, 1])]
+            diff = u != v
+            np.add.at(aff, (u[diff], v[diff]), 1.0)
+    return aff + aff.T
+
+
+def subproblem(p: AlignmentProblem, a: np.ndarray, region: list[int]) -> tuple[AlignmentProblem, np.ndarray]:
+    """The problem restricted to the units of ``region``'s territories, with the rest of ``a`` held fixed."""
+    from spmopt.territory.contiguity import Contiguity
+
+    rows = np.flatnonzero(np.isin(a, region))
+    units = p.units.iloc[rows].copy()
+    units.attrs = dict(p.units.attrs)
+    tids = tuple(p.territory_ids[j] for j in region)
+    limits = {key: np.asarray(v, dtype=float)[region] for key, v in p.limits.items()}
+    for m, tau in p.balance.items():  # balance against the global mean, as per-territory limits
+        mu = p.mean(m)
+        hi = np.full(len(region), (1 + tau) * mu)
+        lo = np.full(len(region), (1 - tau) * mu)
+        if ("max", m) in limits:
+            hi = np.fmin(hi, limits[("max", m)])
+        if ("min", m) in limits:
+            lo = np.fmax(lo, limits[("min", m)])
+        limits[("max", m)], limits[("min", m)] = hi, lo
+    max_dis = {}
+    cur = p.current()
+    if p.max_disruption and cur is not None:
+        tid = np.asarray(p.territory_ids, dtype=object)
+        outside = np.setdiff1d(np.arange(p.n_units), rows)
+        curv = cur.to_numpy()
+        for m, frac in p.max_disruption.items():
+            w = p.measure(m)
+            has = cur.notna().to_numpy()
+            base = float(w[has].sum())
+            moved_out = float(w[outside][has[outside] & (curv[outside] != tid[a[outside]])].sum())
+            base_in = float(w[rows][has[rows]].sum())
+            max_dis[m] = 1.0 if base_in <= 0 else float(np.clip((frac * base - moved_out) / base_in, 0.0, 1.0))
+    terr = p.territories.iloc[region] if p.territories is not None else None
+    contig = None
+    if p.contiguity is not None:
+        contig = Contiguity(p.contiguity.graph.subgraph(units.index).copy(), p.contiguity.source)
+    sub = dataclasses.replace(p, units=units, territory_ids=tids, distance=p.distance[np.ix_(rows, region)].copy(),
+                              balance={}, limits=limits, max_disruption=max_dis, territories=terr,
+                              contiguity=contig)
+    return sub, rows
+
+
+def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: float = 60.0, size: int = 6,
+                       region_time: float = 10.0, mip_gap: float = 1e-4, progress=None) -> RegionResult:
+    """Sweep over regions of ``size`` territories, re-solving each exactly with the rest fixed (see the module
+    docstring), until a sweep improves nothing or the time runs out. ``start`` may break limits; regions
+    that can be made feasible are, and later regions absorb what is left where they can."""
+    from spmopt.territory.solve import solve_problem
+
+    t0 = time.perf_counter()
+    tids = pd.Index(p.territory_ids)
+    a = tids.get_indexer(start.reindex(p.unit_ids).to_numpy())
+    J = len(tids)
+    solved = improved = sweeps = 0
+
+    def total(arr: np.ndarray) -> tuple[float, float]:
+        s = pd.Series(np.asarray(p.territory_ids, dtype=object)[arr], index=p.unit_ids)
+        return float(len(violations(p, s))), evaluate(p, s).objective
+
+    score = total(a)
+    changed = True
+    while changed and time.perf_counter() - t0 < time_limit:
+        changed = False
+        sweeps += 1
+        affinity = territory_affinity(p, a)
+        seeds = np.random.default_rng(sweeps).permutation(J)
+        covered = np.zeros(J, dtype=bool)
+        for seed in seeds:
+            left = time_limit - (time.perf_counter() - t0)
+            if left <= 0.5:
+                break
+            if covered[seed]:
+                continue
+            region = region_of(p, a, int(seed), size, affinity)
+            covered[region] = True
+            sub, rows = subproblem(p, a, region)
+            start_sub = pd.Series(np.asarray(p.territory_ids, dtype=object)[a[rows]], index=sub.unit_ids)
+            opts = SolveOptions(time_limit=min(region_time, left), mip_gap=mip_gap, candidates=0,
+                                heuristic=False)
+            try:
+                res = solve_problem(sub, opts, warm_start=start_sub, explain=False)
+            except (InfeasibleError, SolverError):
+                continue
+            solved += 1
+            if progress is not None and solved % 10 == 0:
+                progress(f"regions: {solved} solved, {improved} improved, objective {score[1]:,.6g}"
+                         f"{'' if score[0] == 0 else f' ({score[0]:.0f} limits broken)'}")
+            new = a.copy()
+            new[rows] = pd.Index(p.territory_ids).get_indexer(res.assignment.to_numpy())
+            cand = total(new)
+            if cand < (score[0], score[1] - 1e-9 * max(1.0, abs(score[1]))):
+                a, score = new, cand
+                improved += 1
+                changed = True
+        if progress is not None:
+            progress(f"regions: sweep {sweeps}, {solved} regions solved, {improved} improved, objective "
+                     f"{score[1]:,.6g}{'' if score[0] == 0 else f' ({score[0]:.0f} limits broken)'}")
+    s = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
+    return RegionResult(assignment=s, objective=score[1], feasible=not violations(p, s), regions_solved=solved,
+                        regions_improved=improved, sweeps=sweeps, seconds=time.perf_counter() - t0)

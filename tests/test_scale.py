@@ -1,0 +1,143 @@
+"""National-scale machinery: the Lagrangian bound, candidate restriction with an honest bound, and the regional
+decomposition. References are independent: enumeration (conftest.brute_force) and the LP relaxation of the
+Pyomo model solved by HiGHS with integrality dropped."""
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import pytest
+from conftest import brute_force
+
+from spmopt.data.generate import generate
+from spmopt.solver import SolveOptions, solve
+from spmopt.territory import check_alignment, make_problem
+from spmopt.territory.decompose import improve_by_regions, subproblem
+from spmopt.territory.evaluate import evaluate, violations
+from spmopt.territory.mip import build_model
+from spmopt.territory.pricing import lagrangian, lagrangian_ascent, lp_bound, side_rows
+from spmopt.territory.solve import solve_problem
+
+
+def _tiny(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Eight units, three territories, with a current alignment: small enough to enumerate 3^8 assignments."""
+    rng = np.random.default_rng(seed)
+    units = pd.DataFrame({
+        "unit_id": [f"u{i}" for i in range(8)],
+        "x": rng.uniform(0, 10, 8), "y": rng.uniform(0, 10, 8),
+        "potential": rng.integers(5, 30, 8).astype(float),
+        "workload": rng.integers(1, 6, 8).astype(float),
+        "current_territory": rng.choice(["A", "B", "C"], 8),
+    })
+    centres = {"A": (1.0, 1.0), "B": (9.0, 2.0), "C": (5.0, 9.0)}
+    terr = pd.DataFrame({"territory_id": list(centres), "x": [c[0] for c in centres.values()],
+                         "y": [c[1] for c in centres.values()]})
+    return units, terr, centres
+
+
+REQUESTS = [
+    dict(balance={"potential": 0.35}),
+    dict(balance={"potential": 0.4, "workload": 0.5}, max_disruption={"potential": 0.6}),
+    dict(balance={"potential": 0.4}, disruption_price={"potential": 0.05}),
+    dict(capacity={"workload": 12.0}, disruption_price={"workload": 0.3}),
+]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("req", range(len(REQUESTS)))
+def test_lagrangian_is_a_lower_bound_for_any_multipliers(seed, req):
+    """L(y) ≤ the enumerated optimum for every y ≥ 0 (weak duality) — random y, y = 0 and the ascent's best."""
+    units, terr, centres = _tiny(seed)
+    kw = REQUESTS[req]
+    opt, _ = brute_force(units, centres, **kw)
+    assert np.isfinite(opt)  # the requests are loose enough for every draw here
+    p = make_problem(units, terr, **kw)
+    rows = side_rows(p)
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        y = rng.exponential(rng.choice([0.01, 0.3, 3.0]), rows.n_rows)
+        assert lagrangian(rows, y)[0] <= opt + 1e-7
+    L0 = lagrangian(rows, np.zeros(rows.n_rows))[0]
+    asc = lagrangian_ascent(p, time_limit=2.0)
+    assert L0 - 1e-9 <= asc.value <= opt + 1e-7
+
+
+def _lp_relaxation(p) -> float:
+    am = build_model(p)
+    pyo.TransformationFactory("core.relax_integer_vars").apply_to(am.model)
+    out = solve(am.model, SolveOptions(time_limit=60, mip_gap=0))
+    assert out.status == "optimal"
+    return out.objective
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_column_generation_reaches_the_full_lp_and_ascent_approaches_it(seed):
+    g = generate(400, 8, seed=seed)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.05, "workload": 0.05},
+                     max_disruption={"potential": 0.5})
+    ref = _lp_relaxation(p)
+    lp = lp_bound(p, k=2)  # starts from 2 pairs per unit: infeasible alone, so columns must price in
+    assert lp.complete and lp.columns < p.n_units * len(p.territory_ids)
+    assert lp.value == pytest.approx(ref, rel=1e-7)
+    asc = lagrangian_ascent(p, time_limit=5.0)
+    assert ref * (1 - 5e-3) <= asc.value <= ref + 1e-6 * abs(ref)
+
+
+def test_candidate_restriction_keeps_the_bound_valid_for_all_pairs():
+    """With 1 or 2 candidate territories per unit, the answer may be worse but the reported bound must stay below
+    the all-pairs optimum (solved to proven optimality here)."""
+    g = generate(120, 4, seed=3)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.1, "workload": 0.15})
+    full = solve_problem(p, SolveOptions(time_limit=120, mip_gap=1e-6, candidates=0))
+    assert full.status == "optimal"
+    for k in (1, 2):
+        r = solve_problem(p, SolveOptions(time_limit=60, mip_gap=1e-6, candidates=k, regions=0))
+        check_alignment(p, r.assignment)
+        assert r.objective >= full.objective - 1e-6
+        assert r.bound <= full.objective + 1e-6
+        c = r.options["candidates"]
+        assert c["lagrangian_bound"] <= full.objective + 1e-6
+        assert r.gap == pytest.approx((r.objective - r.bound) / r.objective)
+
+
+def test_subproblem_balances_against_the_global_mean():
+    g = generate(200, 6, seed=4)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.1}, max_disruption={"potential": 0.3})
+    a = np.argmin(np.where(p.allowed(), p.cost(), np.inf), axis=1)
+    sub, rows = subproblem(p, a, [0, 2, 5])
+    mu = g.units["potential"].sum() / 6
+    assert sub.n_units == int(np.isin(a, [0, 2, 5]).sum()) and len(rows) == sub.n_units
+    assert np.allclose(sub.limits[("max", "potential")], 1.1 * mu)
+    assert np.allclose(sub.limits[("min", "potential")], 0.9 * mu)
+    # the nearest-centre assignment is the generator's current one: nothing has moved outside, so the region
+    # keeps the whole budget, rescaled to its own base
+    cur_pot = g.units.set_index("unit_id")["potential"]
+    base, base_in = cur_pot.sum(), cur_pot.iloc[rows].sum()
+    assert sub.max_disruption["potential"] == pytest.approx(min(1.0, 0.3 * base / base_in))
+
+
+@pytest.mark.parametrize("contiguity", [None, "auto"])
+def test_regions_improve_a_feasible_start_and_stay_feasible(contiguity):
+    g = generate(150, 5, seed=0)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.4}, contiguity=contiguity)
+    start = solve_problem(p, SolveOptions(time_limit=30, mip_gap=0.25)).assignment  # a rough feasible start
+    r = improve_by_regions(p, start, time_limit=20, size=3, region_time=2)
+    assert r.feasible and not violations(p, r.assignment)
+    assert r.objective <= evaluate(p, start).objective + 1e-6
+    check_alignment(p, r.assignment)
+
+
+@pytest.mark.slow
+def test_auto_path_on_a_large_request_reports_an_honest_bound():
+    """Above AUTO_PAIRS the pipeline prices, restricts and decomposes. The Lagrangian part of the bound cannot
+    exceed the full LP value (computed here by column generation), and the answer cannot beat it."""
+    g = generate(2600, 100, seed=2)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.3})
+    r = solve_problem(p, SolveOptions(time_limit=40, mip_gap=1e-3))
+    check_alignment(p, r.assignment)
+    c = r.options["candidates"]
+    assert c["per_unit"] >= 3 and c["pairs"] < p.n_units * 100
+    lp = lp_bound(p, k=4, time_limit=120)
+    assert lp.complete
+    assert c["lagrangian_bound"] <= lp.value + 1e-6 * abs(lp.value)
+    assert r.objective >= lp.value - 1e-6 * abs(lp.value)
+    assert r.bound <= r.objective
