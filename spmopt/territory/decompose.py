@@ -40,7 +40,7 @@ class RegionResult:
     seconds: float
 
 
-def region_of(p: AlignmentProblem, a: np.ndarray, seed: int, size: int, affinity: np.ndarray) -> list[int]:
+def region_of(seed: int, size: int, affinity: np.ndarray) -> list[int]:
     """The seed territory and, greedily, the territories with the strongest affinity to those chosen so far."""
     chosen = [seed]
     score = affinity[seed].astype(float).copy()
@@ -150,7 +150,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
                 break
             if covered[seed]:
                 continue
-            region = region_of(p, a, int(seed), size, affinity)
+            region = region_of(int(seed), size, affinity)
             covered[region] = True
             sub, rows = subproblem(p, a, region)
             start_sub = pd.Series(np.asarray(p.territory_ids, dtype=object)[a[rows]], index=sub.unit_ids)

@@ -79,11 +79,7 @@ class AlignmentModel:
     def warm_start(self, assignment: pd.Series) -> list[tuple]:
         """Variable values of a given assignment (unit id → territory id), for the solver's first incumbent."""
         p = self.problem
-        ui = p.unit_ids.get_indexer(assignment.index)
-        tj = pd.Index(p.territory_ids).get_indexer(assignment.to_numpy())
-        chosen = np.zeros((p.n_units, len(p.territory_ids)), dtype=bool)
-        ok = (ui >= 0) & (tj >= 0)
-        chosen[ui[ok], tj[ok]] = True
+        chosen = pairs_of(p, assignment)
         m = self.model
         vals = [(m.x[a], float(chosen[i, j])) for a, (i, j) in enumerate(zip(self.arc_unit, self.arc_terr,
                                                                               strict=True))]
@@ -106,6 +102,16 @@ class AlignmentModel:
         terr[self.arc_unit[sel]] = self.arc_terr[sel]
         tids = np.asarray(p.territory_ids, dtype=object)
         return pd.Series(tids[terr], index=p.unit_ids, name="territory_id")
+
+
+def pairs_of(p: AlignmentProblem, assignment: pd.Series) -> np.ndarray:
+    """The |I|×|J| boolean mask of the (unit, territory) pairs an assignment uses."""
+    ui = p.unit_ids.get_indexer(assignment.index)
+    tj = pd.Index(p.territory_ids).get_indexer(assignment.to_numpy())
+    chosen = np.zeros((p.n_units, len(p.territory_ids)), dtype=bool)
+    ok = (ui >= 0) & (tj >= 0)
+    chosen[ui[ok], tj[ok]] = True
+    return chosen
 
 
 def _lin(coefs, variables, constant: float = 0.0) -> LinearExpression:

@@ -20,7 +20,7 @@ from spmopt.solver import AUTO_CANDIDATES, AUTO_PAIRS, AUTO_REGION_SIZE, SolveOp
 from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
 from spmopt.territory.heuristics import heuristic
-from spmopt.territory.mip import build_model
+from spmopt.territory.mip import build_model, pairs_of
 from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
 
@@ -189,7 +189,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         mask = None
         if priced is not None:
             upper = evaluate(p, warm_start).objective if warm_start is not None else None
-            mask = candidate_mask(priced, k, must=_pairs(p, warm_start),
+            mask = candidate_mask(priced, k, must=None if warm_start is None else pairs_of(p, warm_start),
                                   cutoff=None if upper is None else upper - priced.value)
             say(f"candidates: {k} per unit, {int(mask.sum()):,} of {int(p.allowed().sum()):,} pairs")
         t0 = time.perf_counter()
@@ -270,17 +270,6 @@ def _candidates_per_unit(p: AlignmentProblem, opts: SolveOptions) -> int | None:
     if opts.candidates is None:
         return AUTO_CANDIDATES if pairs > AUTO_PAIRS else None
     return None if opts.candidates >= len(p.territory_ids) else int(opts.candidates)
-
-
-def _pairs(p: AlignmentProblem, assignment: pd.Series | None) -> np.ndarray | None:
-    """The |I|×|J| mask of the pairs an assignment uses."""
-    if assignment is None:
-        return None
-    j = pd.Index(p.territory_ids).get_indexer(assignment.reindex(p.unit_ids).to_numpy())
-    m = np.zeros((p.n_units, len(p.territory_ids)), dtype=bool)
-    ok = j >= 0
-    m[np.flatnonzero(ok), j[ok]] = True
-    return m
 
 
 @dataclass
