@@ -18,6 +18,7 @@ SOLVERS = ("highs",)
 AUTO_PAIRS = 250_000  # above this many unit–territory pairs, the alignment MIP is restricted to candidates
 AUTO_CANDIDATES = 2
 AUTO_REGION_SIZE = 4
+AUTO_FLOW_VARS = 40_000  # contiguity by the flow form up to this many flow variables, by cuts in rounds above
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class SolveOptions:
     of the time, regions of neighbouring territories are re-solved exactly one at a time, see
     :mod:`spmopt.territory.decompose`): None = automatic (``AUTO_REGION_SIZE`` when the MIP is restricted to
     candidates), 0 = off;
+    ``contiguity_flow`` chooses how contiguity enters the MIP: True = the flow form, exact in one solve (needs
+    every territory rooted); False = separator cuts in rounds; None = automatic (flow when rooted and it adds at
+    most ``AUTO_FLOW_VARS`` flow variables, as for the regions of the decomposition);
     ``extra`` passes raw solver options (HiGHS option names)."""
 
     solver: str = "highs"
@@ -42,6 +46,7 @@ class SolveOptions:
     heuristic: bool = True
     candidates: int | None = None
     regions: int | None = None
+    contiguity_flow: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ from conftest import brute_force
 
 import spmopt
 from spmopt.errors import AlignmentCheckError, InfeasibleError, InputError
+from spmopt.solver import SolveOptions
 from spmopt.territory import check_alignment, make_problem
 
 
@@ -28,7 +29,10 @@ def adjacency_frame(pairs):
     return pd.DataFrame(pairs, columns=["unit_a", "unit_b"])
 
 
-def test_contiguous_optimum_differs_and_matches_enumeration():
+@pytest.mark.parametrize("flow", [False, True], ids=["cuts", "flow"])
+def test_contiguous_optimum_differs_and_matches_enumeration(flow):
+    """Both forms of contiguity — separator cuts in rounds and the single-commodity flow — reach the enumerated
+    contiguous optimum."""
     units, pairs, centres = grid_case()
     terr = pd.DataFrame({"territory_id": ["A", "B"], "center_unit": ["g00", "g22"]})
     locks = {"g00": "A", "g22": "B"}  # a centre unit belongs to its territory under contiguity
@@ -38,11 +42,13 @@ def test_contiguous_optimum_differs_and_matches_enumeration():
 
     plain = spmopt.align(units, terr, balance={"potential": 0.1}, time_limit=30, mip_gap=1e-9)
     assert plain.objective == pytest.approx(free_cost, abs=1e-6)
-    r = spmopt.align(units, terr, balance={"potential": 0.1}, contiguity=adjacency_frame(pairs), time_limit=30,
-                     mip_gap=1e-9)
+    r = spmopt.align(units, terr, balance={"potential": 0.1}, contiguity=adjacency_frame(pairs),
+                     options=SolveOptions(time_limit=30, mip_gap=1e-9, contiguity_flow=flow))
     assert r.status == "optimal"
     assert r.objective == pytest.approx(cont_cost, abs=1e-6)
-    assert r.options["contiguity"]["cuts"] >= 1  # at least the single-unit cuts
+    assert r.options["contiguity"]["model"] == ("flow" if flow else "cuts")
+    if not flow:
+        assert r.options["contiguity"]["cuts"] >= 1  # at least the single-unit cuts
     g = nx.Graph(pairs)
     for t in ("A", "B"):
         assert nx.is_connected(g.subgraph(r.assignment.index[r.assignment == t]))
@@ -153,3 +159,28 @@ def test_centre_unit_locked_elsewhere_is_an_input_error(line_units):
     units = line_units.assign(locked_territory=[None, None, None, None, None, None, "A"])
     with pytest.raises(InputError, match="centre of territory 'B' but locked to 'A'"):
         make_problem(units, terr, contiguity="auto")
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_flow_and_cuts_agree_with_enumeration_three_territories(seed):
+    """3×4 grid, three rooted territories, two balance measures: the flow form, the cuts and enumeration of all
+    3^9 assignments of the free units give the same contiguous optimum."""
+    rng = np.random.default_rng(seed)
+    ids = [f"u{r}{c}" for r in range(3) for c in range(4)]
+    xy = [(c + rng.uniform(-.3, .3), r + rng.uniform(-.3, .3)) for r in range(3) for c in range(4)]
+    units = pd.DataFrame({"unit_id": ids, "x": [p[0] for p in xy], "y": [p[1] for p in xy],
+                          "potential": rng.integers(1, 9, 12).astype(float),
+                          "workload": rng.integers(1, 9, 12).astype(float)})
+    pairs = ([(f"u{r}{c}", f"u{r}{c + 1}") for r in range(3) for c in range(3)]
+             + [(f"u{r}{c}", f"u{r + 1}{c}") for r in range(2) for c in range(4)])
+    roots = {"A": "u00", "B": "u03", "C": "u21"}
+    centres = {t: xy[ids.index(u)] for t, u in roots.items()}
+    bal = {"potential": 0.35, "workload": 0.35}
+    cost, _ = brute_force(units, centres, balance=bal, locks={u: t for t, u in roots.items()}, adjacency=pairs)
+    assert np.isfinite(cost)
+    terr = pd.DataFrame({"territory_id": list(roots), "center_unit": list(roots.values())})
+    for flow in (False, True):
+        r = spmopt.align(units, terr, balance=bal, contiguity=adjacency_frame(pairs),
+                         options=SolveOptions(time_limit=60, mip_gap=1e-9, contiguity_flow=flow))
+        assert r.status == "optimal"
+        assert r.objective == pytest.approx(cost, abs=1e-6), f"flow={flow}"

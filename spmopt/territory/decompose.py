@@ -10,8 +10,9 @@ the sweep goes on. This is a large-neighbourhood search: each step is exact, the
 The bound for the whole problem does not come from the regions (their bounds hold only with the rest fixed) but
 from the Lagrangian of :mod:`spmopt.territory.pricing`, which is valid for the full problem.
 
-The start may break limits: a region that can be made feasible is (the sweep ranks answers by the number of
-broken limits first, then cost); a region that cannot is left as it is for a later, overlapping region.
+The start may break limits: a region that can be made feasible is (answers are ranked by total violation, in
+units of each limit's tolerance, first and cost second), the regions around the territories that break their
+limits most go first, and a sweep that repairs nothing makes the regions two territories larger.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import pandas as pd
 
 from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import SolveOptions
-from spmopt.territory.evaluate import evaluate, violations
+from spmopt.territory.evaluate import violations
+from spmopt.territory.heuristics import _State
 from spmopt.territory.problem import AlignmentProblem
 
 
@@ -133,16 +135,27 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
     solved = improved = sweeps = 0
 
     def total(arr: np.ndarray) -> tuple[float, float]:
-        s = pd.Series(np.asarray(p.territory_ids, dtype=object)[arr], index=p.unit_ids)
-        return float(len(violations(p, s))), evaluate(p, s).objective
+        v = _State(p, arr).violation()
+        if v <= 1e-7:  # the checker has the last word on feasibility
+            s = pd.Series(np.asarray(p.territory_ids, dtype=object)[arr], index=p.unit_ids)
+            v = 0.0 if not violations(p, s) else max(v, 1e-6)
+        return v, float(_State(p, arr).objective())
 
     score = total(a)
     changed = True
-    while changed and time.perf_counter() - t0 < time_limit:
+    while (changed or score[0] > 0) and time.perf_counter() - t0 < time_limit:
+        if not changed and sweeps:  # a sweep that could not repair the limits: larger regions have more slack
+            if size >= J:
+                break
+            size = min(J, size + 2)
         changed = False
         sweeps += 1
         affinity = territory_affinity(p, a)
         seeds = np.random.default_rng(sweeps).permutation(J)
+        if score[0] > 0:  # repair first: start from the territories that break their limits most
+            st = _State(p, a)
+            tv = st._viol(st.sizes, st.lo, st.hi, st.scale[:, None]).sum(axis=0)
+            seeds = seeds[np.argsort(-tv[seeds], kind="stable")]
         covered = np.zeros(J, dtype=bool)
         for seed in seeds:
             left = time_limit - (time.perf_counter() - t0)
@@ -154,8 +167,9 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
             covered[region] = True
             sub, rows = subproblem(p, a, region)
             start_sub = pd.Series(np.asarray(p.territory_ids, dtype=object)[a[rows]], index=sub.unit_ids)
-            opts = SolveOptions(time_limit=min(region_time, left), mip_gap=mip_gap, candidates=0,
-                                heuristic=False)
+            # a region that breaks limits gets longer: finding any feasible answer is the hard part there
+            rt = region_time if score[0] <= 0 else max(region_time, 0.25 * left)
+            opts = SolveOptions(time_limit=min(rt, left), mip_gap=mip_gap, candidates=0, heuristic=False)
             try:
                 res = solve_problem(sub, opts, warm_start=start_sub, explain=False)
             except (InfeasibleError, SolverError):
@@ -163,7 +177,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
             solved += 1
             if progress is not None and solved % 10 == 0:
                 progress(f"regions: {solved} solved, {improved} improved, objective {score[1]:,.6g}"
-                         f"{'' if score[0] == 0 else f' ({score[0]:.0f} limits broken)'}")
+                         f"{'' if score[0] == 0 else f' (violation {score[0]:.3g})'}")
             new = a.copy()
             new[rows] = pd.Index(p.territory_ids).get_indexer(res.assignment.to_numpy())
             cand = total(new)
@@ -172,8 +186,8 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
                 improved += 1
                 changed = True
         if progress is not None:
-            progress(f"regions: sweep {sweeps}, {solved} regions solved, {improved} improved, objective "
-                     f"{score[1]:,.6g}{'' if score[0] == 0 else f' ({score[0]:.0f} limits broken)'}")
+            progress(f"regions: sweep {sweeps} (size {size}), {solved} regions solved, {improved} improved, "
+                     f"objective {score[1]:,.6g}{'' if score[0] == 0 else f' (violation {score[0]:.3g})'}")
     s = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
     return RegionResult(assignment=s, objective=score[1], feasible=not violations(p, s), regions_solved=solved,
                         regions_improved=improved, sweeps=sweeps, seconds=time.perf_counter() - t0)

@@ -359,6 +359,37 @@ def _spread_centres(p: AlignmentProblem, cost: np.ndarray) -> np.ndarray:
     return np.array(chosen[:p.k], dtype=int)
 
 
+def _contiguous_search(p: AlignmentProblem, a: np.ndarray, budget) -> tuple[np.ndarray, int]:
+    """Contiguous start → feasible: transfer chains (:func:`spmopt.territory.balance.rebalance`), then single
+    moves and swaps, then a short anneal (a new seed each turn), in turns until feasible or out of time; the
+    least violating assignment seen is kept, and a final pass polishes the cost of a feasible one."""
+    from spmopt.territory.balance import rebalance
+
+    moves = 0
+    best = (_State(p, a).violation(), a.copy())
+    for turn in range(12):
+        if budget() <= 0.1:
+            break
+        a, info = rebalance(p, a, time_limit=0.4 * budget())
+        moves += info["moves"]
+        a, m = local_search(p, a, time_limit=0.3 * budget())
+        moves += m
+        v = _State(p, a).violation()
+        if v < best[0] - 1e-9 or v <= 1e-7:
+            best = (v, a.copy())
+        if v <= 1e-7:
+            break
+        a = anneal(p, a, time_limit=0.3 * budget(), seed=turn)  # a new seed each turn: a different escape
+        v = _State(p, a).violation()
+        if v < best[0] - 1e-9:
+            best = (v, a.copy())
+    a = best[1]
+    if best[0] <= 1e-7 and budget() > 0.1:
+        a, m = local_search(p, a, time_limit=budget())
+        moves += m
+    return a, moves
+
+
 def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None) -> HeuristicResult:
     """Start → contiguity repair → local search. See the module docstring."""
     from spmopt.territory.contiguity import repair
@@ -377,11 +408,14 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
                                                     index=p.unit_ids))
         a0 = tids.get_indexer(s.to_numpy())
     budget = lambda: max(0.05, time_limit - (time.perf_counter() - t0))  # noqa: E731
-    a, moves = local_search(p, a0, time_limit=0.3 * budget())
-    if _State(p, a).violation() > 1e-7:  # stuck short of feasibility: anneal, then polish the cost
-        a = anneal(p, a, time_limit=0.7 * budget())
-        a, more = local_search(p, a, time_limit=budget())
-        moves += more
+    if p.contiguity is not None:
+        a, moves = _contiguous_search(p, a0, budget)
+    else:
+        a, moves = local_search(p, a0, time_limit=0.3 * budget())
+        if _State(p, a).violation() > 1e-7:  # stuck short of feasibility: anneal, then polish the cost
+            a = anneal(p, a, time_limit=0.7 * budget())
+            a, more = local_search(p, a, time_limit=budget())
+            moves += more
     assignment = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
     bad = violations(p, assignment)
     st = _State(p, a)

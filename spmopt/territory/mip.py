@@ -9,11 +9,17 @@ Formulation (symbols in :mod:`spmopt.territory.problem`; mirrored in docs/formul
           Σ_i w_im (1 − x_i,cur(i)) ≤ δ_m Σ_i w_im        ∀ m with a disruption limit              (4)
           x_ij ≤ y_j, x_jj = y_j, Σ_j y_j = k             (only when centres are chosen)           (5)
           x_aj ≤ Σ_(v∈N(C)) x_vj                          separator cuts, added in rounds          (6)
+      or  Σ_u f_uij − Σ_v f_ivj = x_ij (i ≠ r_j),  f_uvj ≤ M_j x_uj,  f_uvj ≤ M_j x_vj          (7)
           x_ij ∈ {0,1}, y_j ∈ {0,1}
 
 with s_j = y_j when centres are chosen and s_j = 1 otherwise; sums in (4) run over units with a current
 territory, and x_i,cur(i) is 0 when that pair is not allowed. Locks are enforced by A (a locked unit has one
 allowed pair).
+
+(7) is the compact single-commodity flow form of contiguity (Shirabe 2009): the root r_j of territory j sends
+one unit of flow f ≥ 0 to every other unit of j along graph edges inside j (M_j = units allowed in j − 1).
+It needs every territory rooted and holds exactly in one solve, so the solver's own heuristics see contiguity;
+the separator cuts (6) stay light on large models but need rounds.
 
 *Elastic form* (``relax``): for each relaxed family f a variable r_f ≥ 0 widens its limits — (2) becomes
 (1−τ−r)μ s_j − … i.e. ``± r_f μ_m``, (3) ``U_jm (s_j + r_f)`` / ``L_jm (s_j − r_f)``, (4) ``(δ_m + r_f) Σ w`` —
@@ -118,11 +124,12 @@ def _lin(coefs, variables, constant: float = 0.0) -> LinearExpression:
     return LinearExpression(constant=constant, linear_coefs=list(map(float, coefs)), linear_vars=list(variables))
 
 
-def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.ndarray | None = None
-                ) -> AlignmentModel:
+def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.ndarray | None = None,
+                flow: bool = False) -> AlignmentModel:
     """Build the Pyomo model of ``p``. ``relax`` names families to make elastic: ``balance:<m>``,
     ``capacity:<m>`` (maxima), ``minimum:<m>``, ``disruption:<m>``; with any, the objective is Σ r_f.
-    ``mask`` (|I|×|J| booleans) restricts the pairs to a candidate set (see :mod:`spmopt.territory.pricing`)."""
+    ``mask`` (|I|×|J| booleans) restricts the pairs to a candidate set (see :mod:`spmopt.territory.pricing`).
+    ``flow`` adds the flow form (7) of contiguity (every territory must have a root, see :func:`flow_ready`)."""
     ai, aj = p.arcs() if mask is None else np.nonzero(p.allowed() & mask)
     m = pyo.ConcreteModel(name="territory_alignment")
     m.A = pyo.RangeSet(0, len(ai) - 1)
@@ -142,7 +149,67 @@ def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.nd
     add_disruption_constraints(m, p, ai, aj, xs, am.relaxed)
     set_objective(m, p, ai, aj, xs, am.relaxed)
     m.contiguity = pyo.ConstraintList()  # (6) separator cuts, added in rounds by the caller
+    if flow:
+        add_flow_contiguity(m, p, ai, aj, xs)
     return am
+
+
+def flow_ready(p: AlignmentProblem) -> bool:
+    """Can (7) be used: contiguity asked for and every territory has a root unit?"""
+    from spmopt.territory.contiguity import roots
+
+    return p.contiguity is not None and len(roots(p)) == len(p.territory_ids)
+
+
+def flow_size(p: AlignmentProblem) -> int:
+    """Number of flow variables (7) would add (directed graph edges × territories, an upper estimate)."""
+    return 2 * p.contiguity.graph.number_of_edges() * len(p.territory_ids) if p.contiguity is not None else 0
+
+
+def add_flow_contiguity(m, p: AlignmentProblem, ai, aj, xs) -> None:
+    """(7) Each territory's root sends one unit of flow to each of its other units over edges inside it."""
+    from spmopt.territory.contiguity import roots
+
+    r = roots(p)
+    pos = {u: i for i, u in enumerate(p.unit_ids)}
+    arc_of = {(int(i), int(j)): a for a, (i, j) in enumerate(zip(ai, aj, strict=True))}
+    g = p.contiguity.graph
+    eu = np.array([pos[u] for u, _ in g.edges()], dtype=int)
+    ev = np.array([pos[v] for _, v in g.edges()], dtype=int)
+    src, dst = np.concatenate([eu, ev]), np.concatenate([ev, eu])
+    keys, tails, heads, terrs, caps = [], [], [], [], []
+    for j, t in enumerate(p.territory_ids):
+        root = pos[r[t]]
+        inside = np.zeros(p.n_units, dtype=bool)
+        inside[ai[aj == j]] = True
+        ok = inside[src] & inside[dst] & (dst != root)
+        tails.append(src[ok])
+        heads.append(dst[ok])
+        terrs.append(np.full(int(ok.sum()), j))
+        caps.append(np.full(int(ok.sum()), max(int(inside.sum()) - 1, 1)))
+    tails, heads, terrs, caps = map(np.concatenate, (tails, heads, terrs, caps))
+    keys = range(len(tails))
+    m.F = pyo.RangeSet(0, len(tails) - 1) if len(tails) else pyo.Set(initialize=[])
+    m.f = pyo.Var(m.F, within=pyo.NonNegativeReals)
+    cons = []
+    inflow: dict[tuple[int, int], list[int]] = {}
+    outflow: dict[tuple[int, int], list[int]] = {}
+    for e in keys:
+        j = int(terrs[e])
+        inflow.setdefault((int(heads[e]), j), []).append(e)
+        outflow.setdefault((int(tails[e]), j), []).append(e)
+        cap = float(caps[e])
+        cons.append(_lin([1.0, -cap], [m.f[e], xs[arc_of[(int(tails[e]), j)]]]) <= 0)
+        cons.append(_lin([1.0, -cap], [m.f[e], xs[arc_of[(int(heads[e]), j)]]]) <= 0)
+    roots_at = {pos[r[t]] for t in p.territory_ids}
+    for a, (i, j) in enumerate(zip(ai.tolist(), aj.tolist(), strict=True)):
+        if i in roots_at and pos[r[p.territory_ids[j]]] == i:
+            continue
+        fin = inflow.get((i, j), [])
+        fout = outflow.get((i, j), [])
+        cons.append(_lin([1.0] * len(fin) + [-1.0] * len(fout) + [-1.0],
+                         [*(m.f[e] for e in fin), *(m.f[e] for e in fout), xs[a]]) == 0)
+    m.flow = pyo.Constraint(range(len(cons)), rule=lambda m, k: cons[k])
 
 
 def _group(keys: np.ndarray, n: int) -> list[np.ndarray]:

@@ -16,11 +16,19 @@ import numpy as np
 import pandas as pd
 
 from spmopt.errors import InfeasibleError, SolverError
-from spmopt.solver import AUTO_CANDIDATES, AUTO_PAIRS, AUTO_REGION_SIZE, SolveOptions, relative_gap, solve
+from spmopt.solver import (
+    AUTO_CANDIDATES,
+    AUTO_FLOW_VARS,
+    AUTO_PAIRS,
+    AUTO_REGION_SIZE,
+    SolveOptions,
+    relative_gap,
+    solve,
+)
 from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
 from spmopt.territory.heuristics import heuristic
-from spmopt.territory.mip import build_model, pairs_of
+from spmopt.territory.mip import build_model, flow_ready, flow_size, pairs_of
 from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
 
@@ -160,7 +168,11 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     elif warm_start is not None and violations(p, warm_start):
         warm_start = None
     k = _candidates_per_unit(p, opts)
-    regions = opts.regions if opts.regions is not None else (AUTO_REGION_SIZE if k is not None else 0)
+    use_flow = flow_ready(p) and (opts.contiguity_flow if opts.contiguity_flow is not None
+                                  else flow_size(p) <= AUTO_FLOW_VARS)
+    # contiguity by cuts in rounds rarely finds a contiguous answer on large models: regions finish the job
+    by_cuts = p.contiguity is not None and not use_flow
+    regions = opts.regions if opts.regions is not None else (AUTO_REGION_SIZE if k is not None or by_cuts else 0)
     regions = min(regions, len(p.territory_ids) - 1) if regions and len(p.territory_ids) > 2 else 0
     priced = None
     if k is not None:
@@ -175,6 +187,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         budget = min(5.0, 0.05 * opts.time_limit) if opts.time_limit else 5.0
         if priced is not None:
             budget = min(20.0, 0.1 * opts.time_limit) if opts.time_limit else 20.0
+        if p.contiguity is not None:  # a contiguous, balanced start is hard for the MIP to find: give it longer
+            budget = min(30.0, 0.25 * opts.time_limit) if opts.time_limit else 30.0
         h = heuristic(p, time_limit=budget, start=None if priced is None else priced.assignment(p))
         warm_stage = "heuristic"
         say(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
@@ -185,6 +199,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     rough = warm_start if warm_start is not None else (h.assignment if h is not None else None)
     cuts: list = []
     build_s = 0.0
+    if p.contiguity is not None:
+        info["contiguity_model"] = "flow" if use_flow else "cuts"
     while True:
         mask = None
         if priced is not None:
@@ -193,12 +209,12 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
                                   cutoff=None if upper is None else upper - priced.value)
             say(f"candidates: {k} per unit, {int(mask.sum()):,} of {int(p.allowed().sum()):,} pairs")
         t0 = time.perf_counter()
-        am = build_model(p, mask=mask)
+        am = build_model(p, mask=mask, flow=use_flow)
         am.add_contiguity_cuts(cuts)
         build_s += time.perf_counter() - t0
         mip_time = remaining()
         if regions and mip_time is not None:
-            mip_time = max(0.1, 0.6 * mip_time)  # the rest goes to the regions
+            mip_time = max(0.1, (0.3 if by_cuts else 0.6) * mip_time)  # the rest goes to the regions
         res = _solve_in_rounds(am, dataclasses.replace(opts, time_limit=mip_time), warm_start,
                                progress=progress, warm_stage=warm_stage)
         cuts = am.cut_list
@@ -229,7 +245,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # decomposition: regions of neighbouring territories re-solved exactly in turn, improving the MIP's
         # answer (or repairing the heuristic's when the MIP found none)
         rr = improve_by_regions(p, start, time_limit=remaining() or 60.0, size=regions,
-                                region_time=min(3.0, max(1.0, 0.05 * (remaining() or 60.0))),
+                                region_time=min(5.0 if p.contiguity is not None else 3.0,
+                                                max(1.0, 0.05 * (remaining() or 60.0))),
                                 mip_gap=max(opts.mip_gap, 1e-3), progress=progress)
         info["regions"] = {"size": regions, "solved": rr.regions_solved, "improved": rr.regions_improved,
                            "sweeps": rr.sweeps, "seconds": round(rr.seconds, 3)}
@@ -256,7 +273,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     if status == "optimal" and gap is not None and gap > max(opts.mip_gap, 1e-9) * (1 + 1e-6) + 1e-9:
         status = "feasible"
     if p.contiguity is not None:
-        info["contiguity"] = {**p.contiguity.describe(), "rounds": res.rounds, "cuts": am.n_cuts}
+        info["contiguity"] = {**p.contiguity.describe(), "model": info.pop("contiguity_model"),
+                              "rounds": res.rounds, "cuts": am.n_cuts}
     return Alignment(problem=p, assignment=assignment, status=status, objective=objective, bound=bound,
                      gap=gap, solve_seconds=elapsed() - build_s, build_seconds=build_s, solver=res.solver,
                      stage=res.stage, metrics=metrics, before=before, options=info)
@@ -295,7 +313,7 @@ def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, pr
 
     p = am.problem
     t0 = time.perf_counter()
-    if p.contiguity is not None and not am.cut_list:
+    if p.contiguity is not None and not am.cut_list and not hasattr(am.model, "flow"):
         am.add_contiguity_cuts(neighbour_cuts(p, p.contiguity.graph))
     best: tuple[float, pd.Series, str] | None = None
 
