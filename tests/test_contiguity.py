@@ -184,3 +184,13 @@ def test_flow_and_cuts_agree_with_enumeration_three_territories(seed):
                          options=SolveOptions(time_limit=60, mip_gap=1e-9, contiguity_flow=flow))
         assert r.status == "optimal"
         assert r.objective == pytest.approx(cost, abs=1e-6), f"flow={flow}"
+
+
+def test_flow_form_on_unrooted_territories_is_a_clear_error():
+    """Centres given as coordinates have no root unit, so the flow form cannot be asked for explicitly."""
+    units, pairs, centres = grid_case()
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "x": [centres["A"][0], centres["B"][0]],
+                         "y": [centres["A"][1], centres["B"][1]]})
+    with pytest.raises(ValueError, match="every territory rooted"):
+        spmopt.align(units, terr, balance={"potential": 0.1}, contiguity=adjacency_frame(pairs),
+                     options=SolveOptions(time_limit=10, contiguity_flow=True))

@@ -32,7 +32,8 @@ EPS = 1e-9
 
 
 class Graph:
-    """Unit adjacency as CSR arrays (indptr, indices) plus the edge list, for vectorised boundary queries."""
+    """Unit adjacency as CSR arrays (indptr, indices; ``src`` is the tail of each directed edge, so every edge
+    appears in both directions), for vectorised boundary queries."""
 
     def __init__(self, p: AlignmentProblem):
         pos = {u: i for i, u in enumerate(p.unit_ids)}
@@ -44,9 +45,7 @@ class Graph:
         order = np.argsort(src, kind="stable")
         self.indices = dst[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=p.n_units))])
-        self.eu, self.ev = eu, ev
         self.nbrs = [self.indices[self.indptr[i]:self.indptr[i + 1]] for i in range(p.n_units)]
-
         self.src = np.repeat(np.arange(p.n_units), np.diff(self.indptr))  # directed edges, CSR order
 
     def territory_graph(self, a: np.ndarray, J: int) -> list[list[int]]:
@@ -137,6 +136,11 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
     def terr_viol() -> np.ndarray:
         return st._viol(st.sizes, st.lo, st.hi, st.scale[:, None]).sum(axis=0)
 
+    def pair_viol(s: int, t: int, d: np.ndarray) -> np.ndarray:
+        """Violation of s and t after moving net amounts ``d`` (…, measures) from s to t."""
+        return (st._viol(st.sizes[:, s] - d, st.lo[:, s], st.hi[:, s], st.scale).sum(axis=-1)
+                + st._viol(st.sizes[:, t] + d, st.lo[:, t], st.hi[:, t], st.scale).sum(axis=-1))
+
     root = _roots(p)
     max_block = max(3, int(0.1 * p.n_units / J))
 
@@ -147,9 +151,7 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
         cand = cand[free[cand] & st.allowed[cand, t]]
         if not len(cand):
             return None
-        ws = st.w[cand]
-        single = (st._viol(st.sizes[:, s][None, :] - ws, st.lo[:, s], st.hi[:, s], st.scale).sum(axis=1)
-                  + st._viol(st.sizes[:, t][None, :] + ws, st.lo[:, t], st.hi[:, t], st.scale).sum(axis=1))
+        single = pair_viol(s, t, st.w[cand])
         blocks = []
         for k in np.argsort(single, kind="stable")[:12]:
             i = int(cand[k])
@@ -158,9 +160,7 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
                 blocks.append(b)
         if not blocks:
             return None
-        ws = np.array([st.w[b].sum(axis=0) for b in blocks]).reshape(len(blocks), -1)
-        v = (st._viol(st.sizes[:, s][None, :] - ws, st.lo[:, s], st.hi[:, s], st.scale).sum(axis=1)
-             + st._viol(st.sizes[:, t][None, :] + ws, st.lo[:, t], st.hi[:, t], st.scale).sum(axis=1))
+        v = pair_viol(s, t, np.array([st.w[b].sum(axis=0) for b in blocks]).reshape(len(blocks), -1))
         dc = np.array([sum(st.unit_cost(i, t) - st.unit_cost(i, s) for i in b) for b in blocks])
         score = v + cost_weight * dc / max(cscale, EPS)
         return blocks[int(np.argmin(score))]
@@ -168,20 +168,16 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
     def swap(u: int, around: list[int]) -> bool:
         """Best exchange of a border unit of u with a border unit of a neighbouring territory that lowers the
         total violation and keeps both territories connected."""
-        total = st.violation()
-        for t in sorted(around, key=lambda t: -terr_viol()[t]):
+        total, tv = st.violation(), terr_viol()
+        for t in sorted(around, key=lambda t: -tv[t]):
             out = G.boundary(st.a, u, t)
             out = out[free[out] & st.allowed[out, t]]
             inn = G.boundary(st.a, t, u)
             inn = inn[free[inn] & st.allowed[inn, u]]
             if not len(out) or not len(inn):
                 continue
-            d = st.w[out][:, None, :] - st.w[inn][None, :, :]  # what u gives up net, per pair
-            new_u = st.sizes[:, u] - d
-            new_t = st.sizes[:, t] + d
-            v = (st._viol(new_u, st.lo[:, u], st.hi[:, u], st.scale).sum(axis=2)
-                 + st._viol(new_t, st.lo[:, t], st.hi[:, t], st.scale).sum(axis=2))
-            now = float(terr_viol()[[u, t]].sum())
+            v = pair_viol(u, t, st.w[out][:, None, :] - st.w[inn][None, :, :])  # u gives out[x], takes inn[y]
+            now = float(tv[[u, t]].sum())
             flat = np.argsort(v, axis=None, kind="stable")[:24]
             for f in flat:
                 x, y = np.unravel_index(f, v.shape)

@@ -135,11 +135,12 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
     solved = improved = sweeps = 0
 
     def total(arr: np.ndarray) -> tuple[float, float]:
-        v = _State(p, arr).violation()
+        st = _State(p, arr)
+        v = st.violation()
         if v <= 1e-7:  # the checker has the last word on feasibility
             s = pd.Series(np.asarray(p.territory_ids, dtype=object)[arr], index=p.unit_ids)
             v = 0.0 if not violations(p, s) else max(v, 1e-6)
-        return v, float(_State(p, arr).objective())
+        return v, float(st.objective())
 
     score = total(a)
     changed = True

@@ -51,6 +51,7 @@ class AlignmentModel:
     relaxed: dict[str, pyo.Var] = field(default_factory=dict)
     n_cuts: int = 0
     cut_list: list = field(default_factory=list)
+    flow: bool = False  # contiguity by the flow form (7) rather than cuts
     _arc_index: dict | None = None
 
     def arc(self, i: int, j: int) -> int | None:
@@ -150,7 +151,7 @@ def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.nd
     set_objective(m, p, ai, aj, xs, am.relaxed)
     m.contiguity = pyo.ConstraintList()  # (6) separator cuts, added in rounds by the caller
     if flow:
-        add_flow_contiguity(m, p, ai, aj, xs)
+        add_flow_contiguity(am, xs)
     return am
 
 
@@ -166,50 +167,46 @@ def flow_size(p: AlignmentProblem) -> int:
     return 2 * p.contiguity.graph.number_of_edges() * len(p.territory_ids) if p.contiguity is not None else 0
 
 
-def add_flow_contiguity(m, p: AlignmentProblem, ai, aj, xs) -> None:
+def add_flow_contiguity(am: AlignmentModel, xs) -> None:
     """(7) Each territory's root sends one unit of flow to each of its other units over edges inside it."""
+    from spmopt.territory.balance import Graph
     from spmopt.territory.contiguity import roots
 
+    p, m, ai, aj = am.problem, am.model, am.arc_unit, am.arc_terr
     r = roots(p)
-    pos = {u: i for i, u in enumerate(p.unit_ids)}
-    arc_of = {(int(i), int(j)): a for a, (i, j) in enumerate(zip(ai, aj, strict=True))}
-    g = p.contiguity.graph
-    eu = np.array([pos[u] for u, _ in g.edges()], dtype=int)
-    ev = np.array([pos[v] for _, v in g.edges()], dtype=int)
-    src, dst = np.concatenate([eu, ev]), np.concatenate([ev, eu])
-    keys, tails, heads, terrs, caps = [], [], [], [], []
-    for j, t in enumerate(p.territory_ids):
-        root = pos[r[t]]
+    root_of = p.unit_ids.get_indexer([r[t] for t in p.territory_ids])
+    G = Graph(p)
+    src, dst = G.src, G.indices  # both directions of every edge
+    tails, heads, terrs, caps = [], [], [], []
+    for j in range(len(p.territory_ids)):
         inside = np.zeros(p.n_units, dtype=bool)
         inside[ai[aj == j]] = True
-        ok = inside[src] & inside[dst] & (dst != root)
+        ok = inside[src] & inside[dst] & (dst != root_of[j])
         tails.append(src[ok])
         heads.append(dst[ok])
         terrs.append(np.full(int(ok.sum()), j))
         caps.append(np.full(int(ok.sum()), max(int(inside.sum()) - 1, 1)))
     tails, heads, terrs, caps = map(np.concatenate, (tails, heads, terrs, caps))
-    keys = range(len(tails))
     m.F = pyo.RangeSet(0, len(tails) - 1) if len(tails) else pyo.Set(initialize=[])
     m.f = pyo.Var(m.F, within=pyo.NonNegativeReals)
     cons = []
     inflow: dict[tuple[int, int], list[int]] = {}
     outflow: dict[tuple[int, int], list[int]] = {}
-    for e in keys:
-        j = int(terrs[e])
-        inflow.setdefault((int(heads[e]), j), []).append(e)
-        outflow.setdefault((int(tails[e]), j), []).append(e)
-        cap = float(caps[e])
-        cons.append(_lin([1.0, -cap], [m.f[e], xs[arc_of[(int(tails[e]), j)]]]) <= 0)
-        cons.append(_lin([1.0, -cap], [m.f[e], xs[arc_of[(int(heads[e]), j)]]]) <= 0)
-    roots_at = {pos[r[t]] for t in p.territory_ids}
+    for e, (u, v, j, cap) in enumerate(zip(tails.tolist(), heads.tolist(), terrs.tolist(), caps.tolist(),
+                                           strict=True)):
+        inflow.setdefault((v, j), []).append(e)
+        outflow.setdefault((u, j), []).append(e)
+        cons.append(_lin([1.0, -cap], [m.f[e], xs[am.arc(u, j)]]) <= 0)
+        cons.append(_lin([1.0, -cap], [m.f[e], xs[am.arc(v, j)]]) <= 0)
     for a, (i, j) in enumerate(zip(ai.tolist(), aj.tolist(), strict=True)):
-        if i in roots_at and pos[r[p.territory_ids[j]]] == i:
+        if i == root_of[j]:
             continue
         fin = inflow.get((i, j), [])
         fout = outflow.get((i, j), [])
         cons.append(_lin([1.0] * len(fin) + [-1.0] * len(fout) + [-1.0],
                          [*(m.f[e] for e in fin), *(m.f[e] for e in fout), xs[a]]) == 0)
     m.flow = pyo.Constraint(range(len(cons)), rule=lambda m, k: cons[k])
+    am.flow = True
 
 
 def _group(keys: np.ndarray, n: int) -> list[np.ndarray]:

@@ -168,8 +168,11 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     elif warm_start is not None and violations(p, warm_start):
         warm_start = None
     k = _candidates_per_unit(p, opts)
-    use_flow = flow_ready(p) and (opts.contiguity_flow if opts.contiguity_flow is not None
-                                  else flow_size(p) <= AUTO_FLOW_VARS)
+    if opts.contiguity_flow and not flow_ready(p):
+        raise ValueError("the flow form of contiguity needs contiguity and every territory rooted (a center_unit, "
+                         "or chosen centres); use contiguity_flow=False or None")
+    use_flow = opts.contiguity_flow if opts.contiguity_flow is not None else \
+        flow_ready(p) and flow_size(p) <= AUTO_FLOW_VARS
     # contiguity by cuts in rounds rarely finds a contiguous answer on large models: regions finish the job
     by_cuts = p.contiguity is not None and not use_flow
     regions = opts.regions if opts.regions is not None else (AUTO_REGION_SIZE if k is not None or by_cuts else 0)
@@ -199,8 +202,6 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     rough = warm_start if warm_start is not None else (h.assignment if h is not None else None)
     cuts: list = []
     build_s = 0.0
-    if p.contiguity is not None:
-        info["contiguity_model"] = "flow" if use_flow else "cuts"
     while True:
         mask = None
         if priced is not None:
@@ -273,7 +274,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     if status == "optimal" and gap is not None and gap > max(opts.mip_gap, 1e-9) * (1 + 1e-6) + 1e-9:
         status = "feasible"
     if p.contiguity is not None:
-        info["contiguity"] = {**p.contiguity.describe(), "model": info.pop("contiguity_model"),
+        info["contiguity"] = {**p.contiguity.describe(), "model": "flow" if am.flow else "cuts",
                               "rounds": res.rounds, "cuts": am.n_cuts}
     return Alignment(problem=p, assignment=assignment, status=status, objective=objective, bound=bound,
                      gap=gap, solve_seconds=elapsed() - build_s, build_seconds=build_s, solver=res.solver,
@@ -313,7 +314,7 @@ def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, pr
 
     p = am.problem
     t0 = time.perf_counter()
-    if p.contiguity is not None and not am.cut_list and not hasattr(am.model, "flow"):
+    if p.contiguity is not None and not am.cut_list and not am.flow:
         am.add_contiguity_cuts(neighbour_cuts(p, p.contiguity.graph))
     best: tuple[float, pd.Series, str] | None = None
 
