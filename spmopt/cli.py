@@ -212,5 +212,124 @@ def demo(
         _fail(exc)
 
 
+plan_app = typer.Typer(no_args_is_help=True, help="Incentive plan files: check, plot and list the library.")
+app.add_typer(plan_app, name="plan")
+
+
+@app.command()
+def backtest(
+    plan: Annotated[list[Path], typer.Option("--plan", help="Plan file (YAML); repeat to compare plans.")],
+    actuals: Annotated[Path, typer.Option(help="Credited history: rep_id,date,measure,value[,product,segment].")],
+    quotas: Annotated[Path, typer.Option(help="Quotas: rep_id,period,measure,quota (2025, 2025-Q1 or 2025-01).")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    revenue_measure: Annotated[str | None, typer.Option(
+        help="Measure that is revenue for cost of sales (default: the plan's revenue_measure, else the measure "
+             "of its first bonus or commission).")] = None,
+    plot: Annotated[bool, typer.Option(help="Write curve_<plan>.png.")] = True,
+) -> None:
+    """What would each plan have paid on this history? Writes payouts.csv (plan,rep_id,period,component,amount),
+    summary.json (per plan: cost, cost of sales, reps at quota, payout percentiles, pay-performance
+    correlation) and a payout-curve PNG per plan."""
+    import warnings
+
+    from spmopt.data.io import read_table
+    from spmopt.plans import PlanWarning, load_plan
+    from spmopt.plans.backtest import backtest as run_backtest
+    from spmopt.plans.backtest import read_actuals, read_quotas
+    from spmopt.report.outputs import write_backtest
+
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlanWarning)
+            plans = [load_plan(p) for p in plan]
+        for p in plans:
+            for w in p.warnings:
+                console.print(f"[yellow]warning:[/] {p.source}: {w}", highlight=False, soft_wrap=True)
+        a = read_actuals(read_table(actuals))
+        q = read_quotas(read_table(quotas))
+        console.print(f"back-testing {len(plans)} plan(s) on {len(a):,} credited rows, "
+                      f"{q['rep_id'].nunique()} reps with quotas")
+        results = run_backtest(plans, a, q, revenue_measure=revenue_measure)
+        paths = write_backtest(results, out, plot=plot, inputs={
+            "plans": [str(p) for p in plan], "actuals": str(actuals), "quotas": str(quotas)})
+    except SpmoptError as exc:
+        _fail(exc)
+    t = Table(title="Back-test", title_justify="left")
+    for col in ("plan", "reps", "revenue", "cost", "cost of sales", "at/above quota", "median pay", "pay-perf r"):
+        t.add_column(col, justify="left" if col == "plan" else "right")
+    for r in results:
+        s = r.summary
+        t.add_row(s["plan"], str(s["reps"]), _money(s["revenue"]), _money(s["total_cost"]),
+                  "—" if s["cost_of_sales"] is None else f"{100 * s['cost_of_sales']:.2f}%",
+                  "—" if s["share_at_or_above_quota"] is None else f"{100 * s['share_at_or_above_quota']:.0f}%",
+                  _money(s["payout_per_rep"].get("p50")),
+                  "—" if s["pay_performance_correlation"] is None else f"{s['pay_performance_correlation']:.2f}")
+        if s["excluded_actuals"]["rows"]:
+            console.print(f"[yellow]note:[/] {s['plan']}: {s['excluded_actuals']['rows']} credited row(s) not paid "
+                          f"({s['excluded_actuals']['reason']}); see summary.json", highlight=False)
+        for n in s["notes"]:
+            if n not in r.plan.warnings:
+                console.print(f"[yellow]note:[/] {s['plan']}: {n}", highlight=False)
+    out_console.print(t, width=140)
+    console.print(f"wrote {', '.join(Path(p).name for p in paths.values())} to {out} "
+                  f"({time.perf_counter() - t0:.1f} s)")
+
+
+def _money(v) -> str:
+    return "—" if v is None else f"{v:,.0f}"
+
+
+@plan_app.command("check")
+def plan_check(
+    file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+    plot: Annotated[Path | None, typer.Option(help="Also write the payout curve to this PNG.")] = None,
+    quota: Annotated[float, typer.Option(help="Period quota used for the curve's scale.")] = 100_000.0,
+) -> None:
+    """Validate a plan file and describe it (exit code 2 and the file and key on error)."""
+    import warnings
+
+    from spmopt.plans import PlanWarning, load_plan
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlanWarning)
+            p = load_plan(file)
+    except SpmoptError as exc:
+        _fail(exc)
+    for w in p.warnings:
+        console.print(f"[yellow]warning:[/] {file}: {w}", highlight=False, soft_wrap=True)
+    out_console.print(f"{file}: plan '{p.name}' is valid — {p.currency}, target incentive "
+                      f"{p.target_incentive:,.0f} per year, paid per {p.period}"
+                      + (", annual true-up" if p.true_up else ""), highlight=False)
+    for c in p.components:
+        out_console.print(f"  {c.type:12s} {c.name}", highlight=False)
+    if plot is not None:
+        import matplotlib.pyplot as plt
+
+        from spmopt.report.outputs import save_figure
+        from spmopt.report.plots import plot_payout_curve
+
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        plot_payout_curve(p, {m: quota for m in p.quota_measures()}, ax=ax)
+        fig.tight_layout()
+        save_figure(fig, plot)
+        console.print(f"wrote {plot}")
+
+
+@plan_app.command("list")
+def plan_list() -> None:
+    """List the plan library (scenarios/plans/)."""
+    from spmopt.plans import library
+
+    try:
+        for n in library.names():
+            p = library.load(n)
+            first = (p.description or "").strip().split("\n")[0][:90]
+            out_console.print(f"{n:28s} {p.name}" + (f" — {first}" if first else ""), highlight=False)
+    except SpmoptError as exc:
+        _fail(exc)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

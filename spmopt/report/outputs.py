@@ -56,3 +56,37 @@ def write_frontier(frontier, out_dir: str | Path, *, plot: bool = True) -> dict[
                             current_distance=a0.before.distance if a0.before is not None else None)
         paths["pareto_plot"] = save_figure(fig, out / "pareto.png")
     return paths
+
+
+def _slug(name: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "plan"
+
+
+def write_backtest(results, out_dir: str | Path, *, plot: bool = True, inputs: dict | None = None) -> dict[str, Path]:
+    """Write ``payouts.csv`` (``plan,rep_id,period,component,amount``), ``summary.json`` (one entry per plan)
+    and ``curve_<plan>.png`` (each plan's payout curve at the median period quota of the back-test)."""
+    import numpy as np
+    import pandas as pd
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payouts = pd.concat([r.payouts_frame() for r in results], ignore_index=True)
+    payouts["amount"] = payouts["amount"].round(2)
+    paths = {"payouts": write_csv_atomic(payouts, out / "payouts.csv")}
+    summary = {"plans": [r.summary for r in results], "inputs": inputs or {}}
+    paths["summary"] = write_json_atomic(summary, out / "summary.json")
+    if plot:
+        import matplotlib.pyplot as plt
+
+        from spmopt.report.plots import plot_payout_curve
+
+        for r in results:
+            ref = {m: float(np.nanmedian(np.where(r.active, q, np.nan))) for m, q in r.quotas.items()
+                   if np.any(r.active & np.isfinite(q))}
+            fig, ax = plt.subplots(figsize=(6.5, 4.2))
+            plot_payout_curve(r.plan, ref, ax=ax)
+            fig.tight_layout()
+            paths[f"curve:{r.plan.name}"] = save_figure(fig, out / f"curve_{_slug(r.plan.name)}.png")
+    return paths

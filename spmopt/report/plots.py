@@ -122,3 +122,54 @@ def plot_frontier(table: pd.DataFrame, measure: str, *, distance_unit: str = "km
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_payout_curve(plan, reference_quota: dict[str, float] | None = None, ax=None, *, max_attainment=None):
+    """Incentive pay in one plan period against attainment (every quota measure at the same attainment), by
+    component and in total, computed with the payout engine. Gates are taken as met; spiffs and draws are shown
+    only as notes (they do not depend on attainment). ``reference_quota`` gives the period quota of each measure
+    (default 100,000) — it sets the scale of value-based commission."""
+    from spmopt.plans.engine import payout
+
+    ref = dict(reference_quota or {})
+    pts = [p[0] for c in plan.of_type("quota_bonus") for p in c.curve]
+    pts += [t.start for c in plan.of_type("commission") if c.on == "attainment" for t in c.tiers]
+    top = max_attainment or max(2.0, 1.25 * max(pts, default=1.6))
+    att = np.linspace(0.0, top, 401)
+    measures = {c.measure for c in plan.components if c.type in ("quota_bonus", "commission", "gate")}
+    credited, quotas = {}, {}
+    for m in measures:
+        q = float(ref.get(m) or 100_000.0)
+        quotas[m] = np.full(att.shape + (1,), q)
+        credited[m] = att[:, None] * q
+    for g in plan.of_type("gate"):
+        if g.measure not in {c.measure for c in plan.components if c.type in ("quota_bonus", "commission")}:
+            credited[g.measure] = np.full(att.shape + (1,), np.inf if g.on == "value" else 1e9)
+            quotas[g.measure] = np.ones(att.shape + (1,))
+    zero_deals = {s.name: 0.0 for s in plan.of_type("spiff")}
+    shown = plan.model_copy(update={"components": [c for c in plan.components if c.type != "draw"],
+                                    "true_up": None})
+    res = payout(shown, credited, {m: quotas[m] for m in plan.quota_measures()}, deals=zero_deals)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.2))
+    earning = [k for k in res.amounts if shown.component(k).type in ("quota_bonus", "commission")]
+    if len(earning) > 1:
+        for k in earning:
+            ax.plot(100 * att, res.amounts[k][:, 0], lw=1.2, ls="--", label=k)
+    ax.plot(100 * att, res.total[:, 0], lw=2.2, color="black", label="total incentive")
+    ti = plan.target_incentive / plan.periods_per_year
+    if ti > 0:
+        ax.axhline(ti, color="grey", lw=0.8, ls=":", label=f"target incentive per {plan.period}")
+    for d in plan.of_type("draw"):
+        ax.axhline(d.amount, color="#d62728", lw=0.8, ls="-.",
+                   label=f"{'recoverable' if d.recoverable else 'guaranteed'} draw")
+    ax.axvline(100, color="grey", lw=0.6)
+    notes = [f"+ {s.amount:,.0f} per qualifying deal ({s.name})" for s in plan.of_type("spiff")]
+    if notes:
+        ax.text(0.02, 0.97, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8)
+    ax.set_xlabel("attainment (% of quota)")
+    ax.set_ylabel(f"incentive per {plan.period} ({plan.currency})")
+    ax.set_title(f"{plan.name}: payout curve" + (" (gates met)" if plan.of_type("gate") else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
