@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/spmopt demo --out out/demo
+	$(BIN)/spmopt backtest $(foreach p,linear_commission quota_bonus_accelerator progressive_commission gated_bonus spiff_campaign,--plan scenarios/plans/$(p).yaml) \
+	  --actuals scenarios/history/actuals.csv --quotas scenarios/history/quotas.csv --out out/demo/backtest
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -271,7 +271,7 @@ def backtest(
         for n in s["notes"]:
             if n not in r.plan.warnings:
                 console.print(f"[yellow]note:[/] {s['plan']}: {n}", highlight=False)
-    out_console.print(t, width=140)
+    Console(width=max(out_console.width, 132)).print(t)
     console.print(f"wrote {', '.join(Path(p).name for p in paths.values())} to {out} "
                   f"({time.perf_counter() - t0:.1f} s)")
 

@@ -335,3 +335,26 @@ def test_marginal_commission_is_continuous(p, v, eps):
     res = payout(p, {"rev": np.array([[v], [v + eps]])}, {"rev": np.full((2, 1), 1e5)})
     step = abs(res.total[1, 0] - res.total[0, 0])
     assert step <= max(t.rate for t in coms[0].tiers) * eps + 1e-7
+
+
+def test_docs_example_runs():
+    """The Python example in docs/plans.md runs as written, and its figures are sane."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "plans.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    ns: dict = {}
+    exec(compile(code, "docs/plans.md", "exec"), ns)
+    res = ns["res"]
+    assert res.amounts["quota_bonus"].shape == (1000, 50, 4)
+    # revenue is lognormal with median = quota: mean pay per rep-year lies between 0 and the 2 × 40,000 cap
+    assert 0 < res.total.sum(axis=-1).mean() < 80000
+
+
+def test_alternative_spellings_give_the_same_plan():
+    """Components as a name → component mapping and tiers as [from, rate] pairs mean the same as the long form."""
+    long = plan([{"type": "commission", "name": "com", "measure": "revenue",
+                  "tiers": [{"from": 0, "rate": 0.03}, {"from": 50000, "rate": 0.05}]}])
+    short = plan({"com": {"type": "commission", "measure": "revenue", "tiers": [[0, 0.03], [50000, 0.05]]}})
+    assert short.components == long.components

@@ -167,6 +167,14 @@ class Commission(_Component):
     basis: Literal["marginal", "retroactive"] = "marginal"
     cap: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _pairs(cls, v: Any) -> Any:
+        """A tier may be written ``[from, rate]``."""
+        if isinstance(v, list):
+            return [{"from": t[0], "rate": t[1]} if isinstance(t, list | tuple) and len(t) == 2 else t for t in v]
+        return v
+
     @field_validator("tiers")
     @classmethod
     def _check_tiers(cls, v: list[Tier]) -> list[Tier]:
@@ -303,7 +311,9 @@ class Plan(_Base):
     @field_validator("components", mode="before")
     @classmethod
     def _single_key(cls, v: Any) -> Any:
-        """Accept ``- quota_bonus: {...}`` as well as ``- type: quota_bonus``."""
+        """Accept ``- quota_bonus: {...}`` as well as ``- type: quota_bonus``, and a mapping of name → component."""
+        if isinstance(v, dict):
+            v = [{"name": str(k), **c} if isinstance(c, dict) and "name" not in c else c for k, c in v.items()]
         if not isinstance(v, list):
             return v
         out = []
