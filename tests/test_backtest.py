@@ -172,3 +172,47 @@ def test_cli_plan_check_and_list(tmp_path):
     assert r.exit_code == 2 and "components[0].curve" in " ".join(r.output.split())
     r = CliRunner().invoke(app, ["plan", "list"])
     assert r.exit_code == 0 and "quota_bonus_accelerator" in r.output
+
+
+def _bt(plan_dict, actuals_text, quotas_text):
+    p = plan_from_dict({"name": "x", "target_incentive": 40000, **plan_dict})
+    return backtest([p], read_actuals(frame(actuals_text, "A.csv")), read_quotas(frame(quotas_text, "Q.csv")))[0]
+
+
+def test_index_measure_quotas_are_averaged_not_summed():
+    """An NPS quota of 50 each month means 50 for the quarter (not 150): attainment 1.0 pays 10,000."""
+    acts = "rep_id,date,measure,value\n" + "".join(f"R1,2025-{m:02d}-15,nps,50\n" for m in range(1, 7))
+    qs = "rep_id,period,measure,quota\n" + "".join(f"R1,2025-{m:02d},nps,50\n" for m in range(1, 7))
+    bt = _bt({"period": "quarter", "true_up": "year", "true_up_clawback": True, "measures": {"nps": "mean"},
+              "components": [{"quota_bonus": {"measure": "nps", "curve": [[0, 0], [1, 1]]}}]}, acts, qs)
+    f = bt.payouts_frame().set_index(["period", "component"])["amount"]
+    assert f[("2025-Q1", "quota_bonus")] == pytest.approx(10000.0)
+    assert f[("2025-Q2", "quota_bonus:true_up")] == pytest.approx(0.0)   # annual attainment is 1.0 too
+
+
+def test_missing_index_reading_leaves_gate_open_and_reversal_is_no_deal():
+    acts = ("rep_id,date,measure,value\nR1,2025-01-10,nps,10\nR1,2025-01-11,revenue,1000\n"
+            "R1,2025-04-10,revenue,1000\nR1,2025-04-12,revenue,-1000\nR1,2025-04-11,revenue,1000\n")
+    qs = "rep_id,period,measure,quota\nR1,2025-Q1,revenue,1000\nR1,2025-Q2,revenue,1000\n"
+    bt = _bt({"period": "quarter", "measures": {"revenue": "sum", "nps": "mean"}, "components": [
+        {"commission": {"measure": "revenue", "tiers": [[0, 0.1]]}},
+        {"gate": {"measure": "nps", "threshold": 30, "factor": 0.5, "applies_to": "commission"}},
+        {"spiff": {"amount": 7}}]}, acts, qs)
+    f = bt.payouts_frame().set_index(["period", "component"])["amount"]
+    assert f[("2025-Q1", "commission")] == pytest.approx(50.0)    # NPS 10 < 30: halved
+    assert f[("2025-Q2", "commission")] == pytest.approx(100.0)   # no NPS reading in Q2: gate open
+    assert f[("2025-Q2", "spiff")] == pytest.approx(14.0)         # two deals; the −1,000 reversal is not a deal
+
+
+def test_value_only_plan_pays_every_rep_period():
+    acts = "rep_id,date,measure,value\nR1,2025-01-10,revenue,100\nR2,2025-05-10,revenue,100\n"
+    qs = "rep_id,period,measure,quota\nR1,2025-01,units,3\n"   # a measure the plan does not read
+    bt = _bt({"period": "quarter", "components": [{"commission": {"measure": "revenue", "tiers": [[0, 0.1]]}}]},
+             acts, qs)
+    assert bt.summary["total_cost"] == pytest.approx(20.0) and bt.summary["excluded_actuals"]["rows"] == 0
+
+
+def test_empty_actuals_is_an_error():
+    with pytest.raises(Exception, match=r"A.csv: no credited rows"):
+        _bt({"components": [{"commission": {"measure": "revenue", "tiers": [[0, 0.1]]}}]},
+            "rep_id,date,measure,value\n", "rep_id,period,measure,quota\nR1,2025,revenue,1\n")

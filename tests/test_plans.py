@@ -200,7 +200,7 @@ def test_bad_plans_name_file_and_key(tmp_path, edit, key, words):
 @pytest.mark.parametrize(("component", "key", "words"), [
     ({"type": "quota_bonus", "measure": "r", "curve": [[0.5, 0.5], [1.0, 0.4]]}, "components[0].curve", "decreases"),
     ({"type": "quota_bonus", "measure": "r", "curve": [[1.0, 1.0], [0.5, 2.0]]}, "components[0].curve", "increase"),
-    ({"type": "quota_bonus", "measure": "r", "curve": [[0.5, 0.5], [1.0, 1.0]], "cap": 0.3}, "components[0]",
+    ({"type": "quota_bonus", "measure": "r", "curve": [[0.5, 0.5], [1.0, 1.0]], "cap": 0.3}, "components[0].cap",
      "cap 0.3 is below the payout at the threshold"),
     ({"type": "commission", "measure": "r", "basis": "retroactive",
       "tiers": [{"from": 0, "rate": 0.1}, {"from": 10, "rate": 0.05}]}, "components[0]", "pay drop"),

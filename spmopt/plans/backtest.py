@@ -127,8 +127,9 @@ def read_quotas(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         raise InputError(f"quota must be > 0, got {out['quota'].iloc[i]:g}", source=source, row=int(rows[i]),
                          column="quota", value=out["quota"].iloc[i])
     out["row"] = rows
-    key = out["rep_id"] + "\x00" + out["measure"] + "\x00" + [period_label(p) for p in periods]
-    dup = key.duplicated(keep=False)
+    key = pd.Series([f"{r}\x00{m}\x00{period_label(p)}" for r, m, p in zip(out["rep_id"], out["measure"], periods,
+                                                                            strict=True)], dtype=object)
+    dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
         where = out.loc[dup, "row"].tolist()
         first = out.loc[dup].iloc[0]
@@ -139,8 +140,10 @@ def read_quotas(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     return out
 
 
-def plan_quotas(quotas: pd.DataFrame, freq: str, measures: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Quotas of ``measures`` in plan periods of frequency ``freq``: ``rep_id, measure, period, quota``."""
+def plan_quotas(quotas: pd.DataFrame, freq: str, measures: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """Quotas of ``measures`` (name → aggregate rule) in plan periods of frequency ``freq``:
+    ``rep_id, measure, period, quota``. Quotas combine like their measure: a summed measure's quotas are summed
+    (finer → plan period) or split evenly (coarser); other measures' quotas are averaged/maxed/… or repeated."""
     source = quotas.attrs.get("source", "<quotas>")
     notes: list[str] = []
     parts = []
@@ -155,7 +158,8 @@ def plan_quotas(quotas: pd.DataFrame, freq: str, measures: list[str]) -> tuple[p
         if GRAIN[grain] < GRAIN[freq]:  # finer: sum, and insist on completeness
             per = [p.asfreq(freq) for p in g["period"]]
             need = {"Q": 3, "Y": 12 if grain == "M" else 4}[freq]
-            summed = g.assign(target=per).groupby("target", sort=True)["quota"].agg(["sum", "count"])
+            summed = g.assign(target=per).sort_values("period").groupby("target", sort=True)["quota"].agg(
+                [measures[m], "count"]).rename(columns={measures[m]: "sum"})
             short = summed[summed["count"] < need]
             if len(short):
                 t = short.index[0]
@@ -168,9 +172,11 @@ def plan_quotas(quotas: pd.DataFrame, freq: str, measures: list[str]) -> tuple[p
             rows = []
             for p, val in zip(g["period"], g["quota"], strict=True):
                 subs = pd.period_range(p.start_time, p.end_time, freq=freq)
-                rows += [(rep, m, s, val / len(subs)) for s in subs]
+                share = len(subs) if measures[m] == "sum" else 1
+                rows += [(rep, m, s, val / share) for s in subs]
             parts.append(pd.DataFrame(rows, columns=["rep_id", "measure", "period", "quota"]))
-            note = f"quotas for '{m}' given per {'year' if grain == 'Y' else 'quarter'} were split evenly over the " \
+            note = f"quotas for '{m}' given per {'year' if grain == 'Y' else 'quarter'} were " \
+                   f"{'split evenly over' if measures[m] == 'sum' else 'repeated in'} the " \
                    f"plan's {'quarters' if freq == 'Q' else 'months'}"
             if note not in notes:
                 notes.append(note)
@@ -214,16 +220,19 @@ def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
     """Pay history under one plan. ``actuals``/``quotas`` come from :func:`read_actuals`/:func:`read_quotas`."""
     a_src = actuals.attrs.get("source", "<actuals>")
     q_src = quotas.attrs.get("source", "<quotas>")
+    if actuals.empty:
+        raise InputError("no credited rows (the file has a header only)", source=a_src)
     known = sorted(actuals["measure"].unique())
     rev = revenue_measure or plan.primary_measure
     direct = {c.measure for c in plan.components if c.type in ("quota_bonus", "commission", "gate")}
-    for m in [*(x for x in plan.used_measures() if x in direct), *([rev] if rev else [])]:
+    for m in [*plan.used_measures(), *([rev] if rev else [])]:
         if m not in known:
             raise _measure_error(plan, m, a_src, known)
     freq = FREQ[plan.period]
     qmeasures = plan.quota_measures()
-    quota_ms = qmeasures or ([rev] if rev in set(quotas["measure"]) else sorted(set(quotas["measure"])))
-    pq, notes = plan_quotas(quotas, freq, list(dict.fromkeys([*quota_ms, *([rev] if rev else [])])))
+    quota_ms = qmeasures or ([rev] if rev in set(quotas["measure"]) else [])
+    wanted = list(dict.fromkeys([*quota_ms, *([rev] if rev else [])]))
+    pq, notes = plan_quotas(quotas, freq, {m: plan.aggregate(m) for m in wanted})
     for m in qmeasures:
         if not (pq["measure"] == m).any():
             raise PlanError(f"measure '{m}' is read as attainment but {q_src} has no quotas for it",
@@ -240,6 +249,7 @@ def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
 
     def grid(frame: pd.DataFrame, col: str) -> np.ndarray:
         out = np.full((R, P), np.nan)
+        frame = frame[frame["rep_id"].isin(r_ix) & frame["period"].isin(p_ix)]  # periods outside the plan's: unused
         if len(frame):
             out[frame["rep_id"].map(r_ix).to_numpy(), frame["period"].map(p_ix).to_numpy()] = frame[col].to_numpy()
         return out
@@ -247,9 +257,7 @@ def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
     qarr = {m: grid(pq[pq["measure"] == m], "quota") for m in set(pq["measure"])}
     if qmeasures:
         active = np.all([~np.isnan(qarr[m]) for m in qmeasures], axis=0)
-    elif len(act_rows):
-        active = np.any([~np.isnan(qarr[m]) for m in quota_ms if m in qarr], axis=0)
-    else:
+    else:  # the plan reads no attainment: every rep-period is paid
         active = np.ones((R, P), dtype=bool)
 
     # credited values per plan period
@@ -264,7 +272,9 @@ def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
     credited = {}
     for m in sorted(direct | ({rev} if rev else set())):
         g = a[ok & (a["measure"] == m)].groupby(["rep_id", "period"], sort=False)["value"].agg(plan.aggregate(m))
-        credited[m] = np.nan_to_num(grid(g.rename("v").reset_index(), "v"), nan=0.0)
+        cell = grid(g.rename("v").reset_index(), "v")
+        # no rows: nothing credited for a summed measure; no reading (NaN) for an index (gates stay open)
+        credited[m] = np.nan_to_num(cell, nan=0.0) if plan.aggregate(m) == "sum" else cell
     deals = {}
     for s in plan.of_type("spiff"):
         m = plan.spiff_measure(s)
@@ -278,8 +288,8 @@ def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
                     raise PlanError(f"filters on {col}, but {a_src} has no '{col}' column",
                                     source=plan.source or plan.name, key=f"{_key_of(plan, s.name, by='name')}.{col}")
                 sel &= a[col].isin(allowed).to_numpy()
-        if s.min_value is not None:
-            sel &= (a["value"] >= s.min_value).to_numpy()
+        # a deal qualifies with a positive value (a reversal row is not a deal), and at least min_value
+        sel &= (a["value"] >= s.min_value).to_numpy() if s.min_value is not None else (a["value"] > 0).to_numpy()
         cnt = a[sel].groupby(["rep_id", "period"]).size().rename("n").reset_index()
         deals[s.name] = np.nan_to_num(grid(cnt, "n"), nan=0.0)
     quotas_in = {m: np.where(active, np.nan_to_num(qarr[m], nan=1.0), 1.0) for m in qmeasures}

@@ -119,9 +119,10 @@ def _commission(c: Commission, v: np.ndarray, q: np.ndarray, n: ArrayLike) -> np
 
 
 def _gate_open(g: Gate, v: np.ndarray, att: np.ndarray | None, n: ArrayLike, additive: bool) -> np.ndarray:
-    if g.on == "attainment":
-        return att >= g.threshold
-    return v >= g.threshold * (n if additive else 1.0)
+    """Open where the measure reaches the threshold, and where there is no reading (NaN) of it."""
+    x = att if g.on == "attainment" else v
+    thr = g.threshold if g.on == "attainment" else g.threshold * (n if additive else 1.0)
+    return np.isnan(x) | (x >= thr)
 
 
 def _earnings(plan: Plan, vals: Mapping[str, np.ndarray], quotas: Mapping[str, np.ndarray], ti: ArrayLike,
@@ -129,11 +130,12 @@ def _earnings(plan: Plan, vals: Mapping[str, np.ndarray], quotas: Mapping[str, n
     """Gated earning components for one set of (period or annual) values."""
     att = {m: vals[m] / quotas[m] for m in quotas}
     out: dict[str, np.ndarray] = {}
-    for c in plan.components:
+    for c in plan.components:  # no reading (NaN) earns nothing
         if c.type == "quota_bonus":
-            out[c.name] = _quota_bonus(c, att[c.measure], ti)
-        elif c.type == "commission":
-            out[c.name] = _commission(c, vals[c.measure], quotas.get(c.measure, 1.0), n)
+            out[c.name] = _quota_bonus(c, np.nan_to_num(att[c.measure]), ti)
+        elif c.type == "commission":  # value-based bounds and caps scale with the periods only for summed measures
+            n_c = n if plan.aggregate(c.measure) == "sum" else 1.0
+            out[c.name] = _commission(c, np.nan_to_num(vals[c.measure]), quotas.get(c.measure, 1.0), n_c)
         elif c.type == "spiff" and deals is not None:
             out[c.name] = c.amount * np.asarray(deals[c.name], dtype=float)
     for g in plan.of_type("gate"):
@@ -146,7 +148,13 @@ def _earnings(plan: Plan, vals: Mapping[str, np.ndarray], quotas: Mapping[str, n
 
 
 def _aggregate(v: np.ndarray, act: np.ndarray, how: str) -> np.ndarray:
-    """One year's value of a measure over its active periods (last axis)."""
+    """One year's value of a measure over its active periods with a reading (last axis); NaN if none."""
+    act = act & ~np.isnan(v)
+    none = ~act.any(axis=-1)
+    return np.where(none, np.nan, _aggregate_present(v, act, how))
+
+
+def _aggregate_present(v: np.ndarray, act: np.ndarray, how: str) -> np.ndarray:
     if how == "sum":
         return np.sum(np.where(act, v, 0.0), axis=-1)
     if how == "mean":
@@ -228,7 +236,8 @@ def payout(plan: Plan, credited: Mapping[str, ArrayLike], quotas: Mapping[str, A
             a_y = act[..., cols]
             k_y = a_y.sum(axis=-1).astype(float)
             v_y = {m: _aggregate(v[..., cols], a_y, plan.aggregate(m)) for m, v in vals.items()}
-            q_y = {m: np.sum(np.where(a_y, q[..., cols], 0.0), axis=-1) for m, q in qs.items()}
+            q_y = {m: np.nan_to_num(_aggregate(q[..., cols], a_y, plan.aggregate(m)), nan=1.0)
+                   for m, q in qs.items()}  # quotas combine like their measure: summed, averaged, …
             q_y = {m: np.where(k_y > 0, q, 1.0) for m, q in q_y.items()}
             annual = _earnings(plan, v_y, q_y, plan.target_incentive * k_y / ppy, k_y, None)
             last = cols[-1]

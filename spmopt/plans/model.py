@@ -129,7 +129,7 @@ class QuotaBonus(_Component):
     @model_validator(mode="after")
     def _check(self) -> QuotaBonus:
         if self.cap is not None and self.cap < self.curve[0][1]:
-            raise ValueError(f"cap {self.cap:g} is below the payout at the threshold ({self.curve[0][1]:g} at "
+            raise ValueError(f"@cap: cap {self.cap:g} is below the payout at the threshold ({self.curve[0][1]:g} at "
                              f"attainment {self.curve[0][0]:g})")
         if self.extrapolate and len(self.curve) < 2:
             raise ValueError("extrapolate needs at least two curve points (the last segment's slope)")
@@ -368,6 +368,10 @@ class Plan(_Base):
                 if m is not None and m not in self.measures:
                     raise ValueError(f"components[{i}].measure: unknown measure '{m}' (declared measures: "
                                      f"{', '.join(self.measures)})")
+        for i, c in enumerate(named):
+            if c.type == "spiff" and c.measure is None and self.primary_measure is None:
+                raise ValueError(f"components[{i}].measure: a spiff needs 'measure' when the plan has no "
+                                 "revenue_measure and no bonus or commission to take it from")
         if self.revenue_measure is not None and self.revenue_measure not in self.used_measures():
             if self.measures is not None and self.revenue_measure not in self.measures:
                 raise ValueError(f"revenue_measure: unknown measure '{self.revenue_measure}'")
@@ -479,6 +483,9 @@ def plan_from_dict(data: Any, *, source: str | None = None) -> Plan:
         first = errs[0]
         key = _key(tuple(first["loc"]))
         msg = _message(first)
+        if msg.startswith("@"):  # a model-level check that names its own field
+            field_, msg = msg[1:].split(": ", 1)
+            key = f"{key}.{field_}" if key else field_
         # cross-field checks name their own sub-key in the message: lift it into the key
         if msg.startswith("components[") and ":" in msg:
             key, msg = msg.split(": ", 1)
@@ -498,10 +505,14 @@ def plan_from_dict(data: Any, *, source: str | None = None) -> Plan:
 def load_plan(path: str | os.PathLike) -> Plan:
     """Read and validate a plan file (YAML, safe loader)."""
     p = Path(path)
-    if not p.exists():
-        raise PlanError(f"plan file not found: {p}")
+    if not p.is_file():
+        raise PlanError(f"plan file not found: {p}" + (" (it is a folder)" if p.is_dir() else ""))
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"cannot read the plan file: {exc}", source=str(p)) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
