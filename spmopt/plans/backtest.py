@@ -209,10 +209,8 @@ class PlanBacktest:
 
 
 def _measure_error(plan: Plan, m: str, actuals_source: str, known: list[str]) -> PlanError:
-    idx = next((i for i, c in enumerate(plan.components) if getattr(c, "measure", None) == m), None)
-    key = f"components[{idx}].measure" if idx is not None else "revenue_measure"
     return PlanError(f"unknown measure '{m}': not in {actuals_source} (measures there: {', '.join(known) or 'none'})",
-                     source=plan.source or plan.name, key=key)
+                     source=plan.source or plan.name, key=_key_of(plan, m, default="revenue_measure"))
 
 
 def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
@@ -301,11 +299,12 @@ def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
     return bt
 
 
-def _key_of(plan: Plan, value: str, by: str = "measure") -> str:
+def _key_of(plan: Plan, value: str, by: str = "measure", default: str = "components") -> str:
+    """The plan-file key of the first component whose ``by`` attribute is ``value``."""
     for i, c in enumerate(plan.components):
         if getattr(c, by, None) == value:
             return f"components[{i}]" + (".measure" if by == "measure" else "")
-    return "components"
+    return default
 
 
 def _pct(x: np.ndarray, qs=(10, 25, 50, 75, 90)) -> dict:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from spmopt.plans.model import EARNING, Commission, Gate, Plan, QuotaBonus
+from spmopt.plans.model import Commission, Gate, Plan, QuotaBonus
 
 ArrayLike = np.ndarray | float
 
@@ -270,4 +270,4 @@ def payout(plan: Plan, credited: Mapping[str, ArrayLike], quotas: Mapping[str, A
     return Payout(plan=plan, amounts=amounts, shape=shape)
 
 
-__all__ = ["EARNING", "Payout", "curve_value", "payout"]
+__all__ = ["Payout", "curve_value", "payout"]

@@ -360,17 +360,17 @@ class Plan(_Base):
             if c.type == "gate" and c.applies_to != "all":
                 for target in c.applies_to:
                     if target not in earning:
-                        raise ValueError(f"components[{i}].applies_to: '{target}' is not an earning component "
+                        raise ValueError(f"@components[{i}].applies_to: '{target}' is not an earning component "
                                          f"of this plan (earning components: {', '.join(sorted(earning)) or 'none'})")
         if self.measures is not None:
             for i, c in enumerate(named):
                 m = getattr(c, "measure", None)
                 if m is not None and m not in self.measures:
-                    raise ValueError(f"components[{i}].measure: unknown measure '{m}' (declared measures: "
+                    raise ValueError(f"@components[{i}].measure: unknown measure '{m}' (declared measures: "
                                      f"{', '.join(self.measures)})")
         for i, c in enumerate(named):
             if c.type == "spiff" and c.measure is None and self.primary_measure is None:
-                raise ValueError(f"components[{i}].measure: a spiff needs 'measure' when the plan has no "
+                raise ValueError(f"@components[{i}].measure: a spiff needs 'measure' when the plan has no "
                                  "revenue_measure and no bonus or commission to take it from")
         if self.revenue_measure is not None and self.revenue_measure not in self.used_measures():
             if self.measures is not None and self.revenue_measure not in self.measures:
@@ -483,12 +483,9 @@ def plan_from_dict(data: Any, *, source: str | None = None) -> Plan:
         first = errs[0]
         key = _key(tuple(first["loc"]))
         msg = _message(first)
-        if msg.startswith("@"):  # a model-level check that names its own field
+        if msg.startswith("@"):  # a model-level check names its own key, relative to where it ran
             field_, msg = msg[1:].split(": ", 1)
             key = f"{key}.{field_}" if key else field_
-        # cross-field checks name their own sub-key in the message: lift it into the key
-        if msg.startswith("components[") and ":" in msg:
-            key, msg = msg.split(": ", 1)
         more = f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})" if len(errs) > 1 else ""
         raise PlanError(msg + more, source=source, key=key or None) from None
     notes = []
