@@ -276,6 +276,76 @@ def backtest(
                   f"({time.perf_counter() - t0:.1f} s)")
 
 
+@app.command()
+def simulate(
+    reps: Annotated[Path, typer.Option(help="Reps: rep_id,quota,opportunities_per_year,win_rate,deal_size_mean,"
+                                            "deal_size_cv[,cycle_days,skill].")],
+    plan: Annotated[list[Path], typer.Option("--plan", help="Plan file (YAML); repeat to compare plans.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    trials: Annotated[int, typer.Option(min=1, help="Simulated years.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed: trial t draws from SeedSequence(seed, spawn_key=(t,)).")] = 0,
+    stress: Annotated[Path | None, typer.Option(help="Stress cases (YAML); default: one flat 'base' case.")] = None,
+    behaviour: Annotated[str, typer.Option(help="none | effort | timing | full.")] = "none",
+    engine: Annotated[str, typer.Option(help="des (SimPy) | vector (fast path, behaviour none) | auto.")] = "auto",
+    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
+    quotas: Annotated[Path | None, typer.Option(help="Quotas rep_id,quota (instead of the reps file's).")] = None,
+    year: Annotated[int | None, typer.Option(help="Calendar year simulated (default: the plans' spiff year, "
+                                                  "else 2025).")] = None,
+    chunk_size: Annotated[int | None, typer.Option(min=1, help="Trials per chunk (default: automatic).")] = None,
+    plot: Annotated[bool, typer.Option(help="Write attainment.png, cost_cdf.png, monthly.png.")] = True,
+) -> None:
+    """Monte Carlo of attainment, pay and plan cost for each plan and stress case. Writes summary.csv (one row
+    per plan x stress case), rep_trials.parquet, monthly.csv, run.json and plots."""
+    import warnings
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from spmopt.plans import PlanWarning
+    from spmopt.report.outputs import write_simulation
+    from spmopt.sim import simulate as run_simulation
+
+    if workers is not None and scheduler is not None:
+        _fail(InputError("give --workers or --scheduler, not both"))
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlanWarning)
+            with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} trials"),
+                          TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("sim", total=trials)
+                res = run_simulation(reps, list(plan), stress, trials=trials, seed=seed, behaviour=behaviour,
+                                     engine=engine, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
+                                     year=year, quotas=quotas,
+                                     progress=lambda done, total: bar.update(task, completed=done))
+        for n in res.notes:
+            console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
+        paths = write_simulation(res, out, plot=plot, inputs={
+            "reps": str(reps), "plans": [str(p) for p in plan], "stress": None if stress is None else str(stress),
+            "quotas": None if quotas is None else str(quotas)})
+    except (SpmoptError, ValueError) as exc:
+        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc)))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted:[/] no result files were written")
+        raise typer.Exit(130) from None
+    s = res.summary()
+    t = Table(title=f"Simulation: {res.trials:,} trials x {len(res.rep_ids)} reps, behaviour "
+                    f"{res.spec.behaviour.mode}, engine {res.spec.engine}", title_justify="left")
+    for col in ("plan", "stress", "revenue", "cost", "cost P95", "CVaR95", "cost of sales", ">= quota",
+                "at cap", "uplift"):
+        t.add_column(col, justify="left" if col in ("plan", "stress") else "right")
+    for _, r in s.iterrows():
+        t.add_row(str(r["plan"]), str(r["stress"]), _money(r["revenue_mean"]), _money(r["cost_mean"]),
+                  _money(r["cost_p95"]), _money(r["cost_cvar95"]), f"{100 * r['cost_of_sales']:.2f}%",
+                  f"{100 * r['share_at_or_above_quota']:.0f}%", f"{100 * r['share_at_cap']:.0f}%",
+                  f"{100 * r['revenue_uplift']:+.1f}%")
+    Console(width=max(out_console.width, 140)).print(t)
+    console.print(f"wrote {', '.join(Path(p).name for p in paths.values())} to {out} "
+                  f"({time.perf_counter() - t0:.1f} s, {res.events:,} events)" if res.events else
+                  f"wrote {', '.join(Path(p).name for p in paths.values())} to {out} "
+                  f"({time.perf_counter() - t0:.1f} s)")
+
+
 def _money(v) -> str:
     return "—" if v is None else f"{v:,.0f}"
 

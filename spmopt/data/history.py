@@ -60,3 +60,23 @@ def sales_history(n_reps: int = 25, year: int = 2025, seed: int = 7, *, deals_pe
             quotas.append((r, f"{year}-Q{q}", "revenue", float(round(expected_q * rng.uniform(0.9, 1.1), -3))))
             quotas.append((r, f"{year}-Q{q}", "new_logos", 2.0))
     return actuals, pd.DataFrame(quotas, columns=["rep_id", "period", "measure", "quota"])
+
+
+def sim_reps(n_reps: int = 25, seed: int = 11, *, quota_uplift: float = 1.05) -> pd.DataFrame:
+    """A seeded reps file for the simulator (``scenarios/sim/reps.csv``): ``rep_id,quota,opportunities_per_year,
+    win_rate,deal_size_mean,deal_size_cv,cycle_days,skill,nps``. Territories differ in opportunity flow and deal
+    size; quotas are the territory's expected revenue × ``quota_uplift`` with ±10 % negotiation noise, rounded to
+    1,000 — so some reps are set up to beat quota and some to miss, as in a real sales force."""
+    rng = np.random.default_rng(seed)
+    opp = rng.uniform(60, 140, n_reps).round(0)
+    win = rng.uniform(0.18, 0.35, n_reps).round(3)
+    size = (rng.lognormal(np.log(30000), 0.35, n_reps) / 500).round(0) * 500
+    cv = rng.uniform(0.5, 1.2, n_reps).round(2)
+    cycle = rng.choice([30, 45, 60, 90, 120], n_reps)
+    skill = np.clip(rng.normal(1.0, 0.1, n_reps), 0.7, 1.3).round(2)
+    expected = opp * np.clip(win * skill, 0, 1) * size
+    quota = (expected * quota_uplift * rng.uniform(0.9, 1.1, n_reps)).round(-3)
+    nps = rng.normal(42, 8, n_reps).round(0)
+    return pd.DataFrame({"rep_id": [f"R{i:03d}" for i in range(1, n_reps + 1)], "quota": quota,
+                         "opportunities_per_year": opp, "win_rate": win, "deal_size_mean": size,
+                         "deal_size_cv": cv, "cycle_days": cycle, "skill": skill, "nps": nps})

@@ -90,3 +90,45 @@ def write_backtest(results, out_dir: str | Path, *, plot: bool = True, inputs: d
             fig.tight_layout()
             paths[f"curve:{r.plan.name}"] = save_figure(fig, out / f"curve_{_slug(r.plan.name)}.png")
     return paths
+
+
+def write_simulation(result, out_dir: str | Path, *, plot: bool = True, inputs: dict | None = None) -> dict[str, Path]:
+    """Write ``summary.csv``, ``rep_trials.parquet``, ``monthly.csv``, ``run.json`` and the plots
+    (``attainment.png``, ``cost_cdf.png``, ``monthly.png``). Everything is first written to a hidden folder
+    inside ``out_dir`` and moved into place only when all files are complete, so an interrupted run leaves no
+    half-written result."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from spmopt.data.io import _json_default
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    try:
+        result.summary().to_csv(tmp / "summary.csv", index=False, float_format="%.10g")
+        result.rep_trials().to_parquet(tmp / "rep_trials.parquet", index=False)
+        result.monthly().to_csv(tmp / "monthly.csv", index=False, float_format="%.10g")
+        spec = result.spec
+        run = {"trials": result.trials, "seed": spec.seed, "engine": spec.engine,
+               "behaviour": spec.behaviour.model_dump(),
+               "year": spec.cal.year, "plans": result.plans, "stress_cases": result.stress_cases,
+               "reps": len(result.rep_ids), "events": result.events, "seconds": round(result.seconds, 3),
+               "notes": result.notes, "inputs": inputs or {}}
+        (tmp / "run.json").write_text(json.dumps(run, indent=2, default=_json_default))
+        if plot:
+            from spmopt.report.plots import plot_attainment, plot_cost_cdf, plot_monthly
+
+            save_figure(plot_attainment(result), tmp / "attainment.png")
+            save_figure(plot_cost_cdf(result).figure, tmp / "cost_cdf.png")
+            save_figure(plot_monthly(result).figure, tmp / "monthly.png")
+        paths = {}
+        for f in sorted(tmp.iterdir()):
+            os.chmod(f, 0o644)
+            os.replace(f, out / f.name)
+            paths[f.stem] = out / f.name
+        return paths
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -173,3 +173,67 @@ def plot_payout_curve(plan, reference_quota: dict[str, float] | None = None, ax=
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return ax
+
+
+def plot_attainment(result, stress: str | None = None, *, bins: int = 40):
+    """Histogram of annual attainment (rep-trials) per plan under one stress case (default: the first), with
+    the share at or above quota in each title. Returns the figure."""
+    stress = stress or result.stress_cases[0]
+    plans = result.plans
+    cols = min(3, len(plans))
+    rows = -(-len(plans) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharex=True)
+    hi = max(float(np.quantile(result.attainment(p, stress), 0.995)) for p in plans)
+    edges = np.linspace(0, max(hi, 1.6), bins + 1)
+    for ax, p in zip(axes.ravel(), plans, strict=False):
+        a = result.attainment(p, stress).ravel()
+        ax.hist(a, bins=edges, color="#4C72B0", alpha=0.85)
+        ax.axvline(1.0, color="k", lw=1, ls="--")
+        ax.set_title(f"{p}\n{(a >= 1).mean():.0%} at/above quota", fontsize=9)
+        ax.set_xlabel("annual attainment")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    for ax in axes.ravel()[len(plans):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Attainment distribution ({stress}, {result.trials:,} trials)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cost_cdf(result, ax=None):
+    """Empirical CDF of total incentive cost per trial, one line per plan (colour) and stress case (line style)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.8))
+    styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1))]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, p in enumerate(result.plans):
+        for c, s in enumerate(result.stress_cases):
+            x = np.sort(result.cost(p, s))
+            y = np.arange(1, len(x) + 1) / len(x)
+            label = p if len(result.stress_cases) == 1 else f"{p} · {s}"
+            ax.step(x, y, where="post", color=colours[i % len(colours)], ls=styles[c % len(styles)], label=label)
+    ax.axhline(0.95, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("total incentive cost per year")
+    ax.set_ylabel("share of trials ≤ cost")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_title("Plan cost distribution")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_monthly(result, ax=None):
+    """Mean revenue booked per month, one line per plan × stress case (year-end bunching shows here)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.8))
+    m = result.monthly()
+    for (p, s), g in m.groupby(["plan", "stress"], sort=False):
+        label = p if len(result.stress_cases) == 1 else f"{p} · {s}"
+        ax.plot(g["month"], g["revenue_mean"], marker="o", label=label)
+    ax.set_xticks(range(1, 13))
+    ax.set_xlabel("month")
+    ax.set_ylabel("mean revenue booked (all reps)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_title("Monthly revenue profile")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax

@@ -1,0 +1,101 @@
+"""Monte Carlo simulation of attainment, pay and plan cost: a SimPy event model of each rep's pipeline and
+effort, a NumPy fast path for runs without behaviour, and the one payout engine on top.
+
+>>> from spmopt import simulate
+>>> res = simulate("scenarios/sim/reps.csv", ["scenarios/plans/linear_commission.yaml"], trials=200, seed=1)
+>>> res.summary()[["plan", "stress", "cost_mean", "cost_p95"]]          # doctest: +SKIP
+
+Modules: :mod:`~spmopt.sim.market` (calendar, stress cases), :mod:`~spmopt.sim.behaviour` (effort and timing),
+:mod:`~spmopt.sim.des` (SimPy model), :mod:`~spmopt.sim.vector` (fast path), :mod:`~spmopt.sim.engine` (seeds,
+chunks, executors), :mod:`~spmopt.sim.results` (:class:`SimResult` and its metrics).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from spmopt.plans.model import Plan, load_plan
+from spmopt.sim.behaviour import Behaviour
+from spmopt.sim.engine import execute, prepare
+from spmopt.sim.inputs import Reps, read_reps
+from spmopt.sim.market import StressCase, load_stress, stress_from_dict
+from spmopt.sim.results import SimResult
+
+__all__ = ["Behaviour", "Reps", "SimResult", "StressCase", "load_stress", "read_reps", "simulate"]
+
+PathLike = str | os.PathLike
+
+
+def _reps(reps, quotas) -> Reps:
+    from spmopt.data.io import read_table
+
+    if isinstance(reps, Reps):
+        return reps
+    q = None if quotas is None else (quotas if isinstance(quotas, pd.DataFrame) else read_table(quotas))
+    if isinstance(reps, pd.DataFrame):
+        return read_reps(reps, q)
+    return read_reps(read_table(reps), q)
+
+
+def _plans(plans) -> list[Plan]:
+    if isinstance(plans, Plan | str | os.PathLike):
+        plans = [plans]
+    return [p if isinstance(p, Plan) else load_plan(p) for p in plans]
+
+
+def _stress(stress) -> list[StressCase] | None:
+    if stress is None:
+        return None
+    if isinstance(stress, str | os.PathLike):
+        return load_stress(Path(stress))
+    if isinstance(stress, Mapping):
+        return stress_from_dict(dict(stress))
+    if isinstance(stress, StressCase):
+        return [stress]
+    return list(stress)
+
+
+def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequence[Plan | PathLike],
+             stress: PathLike | Mapping | Sequence[StressCase] | None = None, *, trials: int = 1000,
+             seed: int = 0, behaviour: str | Behaviour | Mapping = "none", engine: str = "auto",
+             workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
+             year: int | None = None, quotas: pd.DataFrame | PathLike | None = None, marginal: bool = True,
+             progress: Callable[[int, int], None] | None = None) -> SimResult:
+    """Simulate ``trials`` years of every rep under every plan and stress case.
+
+    Parameters
+    ----------
+    reps : reps file or table ``rep_id,quota,opportunities_per_year,win_rate,deal_size_mean,deal_size_cv
+        [,cycle_days,skill]`` (see :mod:`spmopt.sim.inputs`), or validated :class:`Reps`.
+    plans : plan files or :class:`~spmopt.plans.Plan` objects; the first is the reference for ``revenue_uplift``.
+    stress : a stress file, its content as a dict, or :class:`StressCase` objects (default: one case ``base``,
+        a flat market).
+    trials, seed : trial ``t`` draws from ``SeedSequence(seed, spawn_key=(t,))``: results are identical for any
+        ``workers``, ``chunk_size`` or ``scheduler``.
+    behaviour : ``none`` | ``effort`` | ``timing`` | ``full``, or a :class:`Behaviour` (or dict) with parameters.
+    engine : ``des`` (SimPy), ``vector`` (NumPy fast path, behaviour ``none`` only) or ``auto`` (vector when the
+        behaviour is ``none``).
+    workers : processes of the local pool (default: all cores; 1 runs in this process).
+    scheduler : address of a Dask distributed scheduler (``tcp://host:8786``); overrides ``workers``.
+    year : calendar year simulated (default: the year of the plans' spiff windows, else 2025).
+    quotas : optional table/file ``rep_id,quota`` overriding the reps file's quotas.
+    marginal : measure marginal pay rates (one extra payout evaluation per plan period).
+    progress : called as ``progress(trials_done, trials)`` after each chunk.
+    """
+    if trials < 1:
+        raise ValueError(f"trials must be at least 1, got {trials}")
+    if isinstance(behaviour, str):
+        behaviour = Behaviour(mode=behaviour)
+    elif isinstance(behaviour, Mapping):
+        behaviour = Behaviour(**behaviour)
+    t0 = time.perf_counter()
+    prep = prepare(_reps(reps, quotas), _plans(plans), _stress(stress), seed=seed, behaviour=behaviour,
+                   engine=engine, year=year, marginal=marginal)
+    chunks = execute(prep.spec, trials, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
+                     progress=progress)
+    return SimResult.from_chunks(prep.spec, chunks, seconds=time.perf_counter() - t0, notes=prep.notes)

@@ -1,0 +1,225 @@
+"""Running many simulated years: seeds, chunks of trials, executors, and the payout of every plan on them.
+
+Trial ``t`` draws from ``SeedSequence(seed, spawn_key=(t,))`` only, and chunk results are put back together in
+trial order, so a run gives bit-identical results for any number of workers, any chunk size and any executor:
+in-process, a local process pool (default: all cores), or a Dask distributed cluster (``scheduler="tcp://…"``).
+Every plan and every stress case sees the same trial streams (common random numbers), so differences between
+plans are not blurred by different luck.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+
+from spmopt.plans.model import Plan
+from spmopt.sim.behaviour import Behaviour
+from spmopt.sim.des import DesModel
+from spmopt.sim.inputs import Reps
+from spmopt.sim.market import Calendar, Case, StressCase, resolve
+from spmopt.sim.pay import PlanContext, plan_context
+from spmopt.sim.vector import VectorModel, Year
+
+MARGINAL_STEP = 0.01   # marginal pay is measured on an extra 1 % of the period's quota
+CAP_STEP = 0.10        # "at cap": 10 % more revenue pays nothing more, at or above quota
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    """Everything a worker needs to simulate a chunk of trials (picklable)."""
+
+    reps: Reps
+    plans: tuple[Plan, ...]
+    cases: tuple[Case, ...]
+    cal: Calendar
+    behaviour: Behaviour
+    engine: str
+    seed: int
+    marginal: bool = True
+
+
+@dataclass
+class Cell:
+    """Results of one plan under one stress case for a block of trials (first axis: trial)."""
+
+    revenue: np.ndarray        # (T, R) annual revenue booked
+    payout: np.ndarray         # (T, R) annual incentive pay
+    effort: np.ndarray         # (T, R) mean effort over the months
+    at_cap: np.ndarray         # (T, R) bool
+    monthly_revenue: np.ndarray  # (T, 12) all reps
+    monthly_payout: np.ndarray   # (T, 12) all reps, in the month the period's pay falls due (its last month)
+    marginal_sum: np.ndarray     # (T,) Σ over rep-periods of the marginal pay rate
+    marginal_zero: np.ndarray    # (T,) rep-periods with zero marginal pay
+    pulled: np.ndarray           # (T,) revenue pulled in (all reps)
+    pushed: np.ndarray           # (T,) revenue pushed out (all reps)
+
+
+@dataclass
+class Chunk:
+    trials: range
+    cells: dict[tuple[int, int], Cell]
+    events: int = 0
+    seconds: float = 0.0
+
+
+def _spiff_keys(ctxs: Sequence[PlanContext], only: int | None = None):
+    return tuple((f"{i}:{s.name}", s) for i, c in enumerate(ctxs) for s in c.spiffs if only in (None, i))
+
+
+def _cell(ctx: PlanContext, year: Year, i: int, marginal: bool) -> Cell:
+    counts = {k.split(":", 1)[1]: v for k, v in year.spiffs.items() if k.split(":", 1)[0] == str(i)}
+    per = ctx.to_periods(year.revenue)                                  # (T, R, P)
+    deals = {k: ctx.to_periods(v) for k, v in counts.items()}
+    pay = ctx.pay_periods(per, deals).total                             # (T, R, P)
+    annual = pay.sum(axis=-1)
+    T, R, P = per.shape
+    q = ctx.quota_per_period[:, 0]
+    m_sum, m_zero = np.zeros(T), np.zeros(T)
+    if marginal:
+        step = MARGINAL_STEP * q                                        # (R,)
+        for p in range(P):
+            bumped = per.copy()
+            bumped[..., p] += step
+            rate = (ctx.pay_periods(bumped, deals).total.sum(axis=-1) - annual) / step
+            m_sum += rate.sum(axis=-1)
+            m_zero += (rate <= 1e-9).sum(axis=-1)
+    more = ctx.pay_periods(per * (1 + CAP_STEP), deals).total.sum(axis=-1)
+    attainment = per.sum(axis=-1) / (q * P)
+    at_cap = (more - annual <= 1e-9 * max(ctx.plan.target_incentive, 1.0)) & (attainment >= 1)
+    monthly_pay = np.zeros((T, 12))
+    last_month = (np.arange(P) + 1) * (12 // P) - 1
+    monthly_pay[:, last_month] = pay.sum(axis=1)
+    return Cell(revenue=year.revenue.sum(axis=-1), payout=annual, effort=year.effort.mean(axis=-1),
+                at_cap=at_cap, monthly_revenue=year.revenue.sum(axis=1), monthly_payout=monthly_pay,
+                marginal_sum=m_sum, marginal_zero=m_zero,
+                pulled=np.zeros(T) if year.pulled is None else year.pulled.sum(axis=-1),
+                pushed=np.zeros(T) if year.pushed is None else year.pushed.sum(axis=-1))
+
+
+def run_chunk(spec: SimSpec, trials: range) -> Chunk:
+    """Simulate ``trials`` (a range of trial indices) for every plan and stress case. Pure: the result depends on
+    ``spec`` and the trial indices only."""
+    t0 = time.perf_counter()
+    ctxs = [plan_context(p, spec.reps, spec.cal) for p in spec.plans]
+    cells: dict[tuple[int, int], Cell] = {}
+    events = 0
+    for c, case in enumerate(spec.cases):
+        if spec.behaviour.mode == "none":  # revenue does not depend on the plan: simulate once, pay every plan
+            keys = _spiff_keys(ctxs)
+            model = (VectorModel(spec.reps, case, spec.cal, keys) if spec.engine == "vector"
+                     else DesModel(spec.reps, case, spec.cal, spec.behaviour, None, keys))
+            year = model.run(spec.seed, trials)
+            events += year.events
+            for i, ctx in enumerate(ctxs):
+                cells[(i, c)] = _cell(ctx, year, i, spec.marginal)
+        else:
+            for i, ctx in enumerate(ctxs):
+                year = DesModel(spec.reps, case, spec.cal, spec.behaviour, ctx, _spiff_keys(ctxs, i)).run(
+                    spec.seed, trials)
+                events += year.events
+                cells[(i, c)] = _cell(ctx, year, i, spec.marginal)
+    return Chunk(trials=trials, cells=cells, events=events, seconds=time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------------------------- executors
+def _chunks(n_trials: int, size: int) -> list[range]:
+    return [range(a, min(a + size, n_trials)) for a in range(0, n_trials, size)]
+
+
+def default_chunk_size(n_reps: int, engine: str, trials: int, workers: int) -> int:
+    """Enough chunks to keep every worker busy, each a few seconds of work at most."""
+    cap = max(1, (400_000 if engine == "vector" else 1_500) // max(n_reps, 1))
+    return int(max(1, min(cap, math.ceil(trials / (4 * max(workers, 1))))))
+
+
+def execute(spec: SimSpec, trials: int, *, workers: int | None = None, scheduler: str | None = None,
+            chunk_size: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Chunk]:
+    """Run ``trials`` trials of ``spec`` in chunks and return the chunks in trial order."""
+    if scheduler is None:
+        workers = os.cpu_count() or 1 if workers is None else int(workers)
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+    size = chunk_size or default_chunk_size(len(spec.reps), spec.engine, trials, workers or 4)
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    ranges = _chunks(trials, size)
+    done = 0
+    out: dict[int, Chunk] = {}
+
+    def tick(k: int, ch: Chunk) -> None:
+        nonlocal done
+        out[k] = ch
+        done += len(ch.trials)
+        if progress:
+            progress(done, trials)
+
+    if scheduler is not None:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(scheduler, timeout="30s") as client:
+            remote = client.scatter(spec, broadcast=True)
+            futures = client.map(run_chunk, [remote] * len(ranges), ranges, pure=False)
+            index = {f.key: k for k, f in enumerate(futures)}
+            try:
+                for fut in dask_completed(futures):
+                    tick(index[fut.key], fut.result())
+            except BaseException:
+                client.cancel(futures)
+                raise
+    elif workers == 1 or len(ranges) == 1:
+        for k, r in enumerate(ranges):
+            tick(k, run_chunk(spec, r))
+    else:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("forkserver"))
+        try:
+            futs = {pool.submit(run_chunk, spec, r): k for k, r in enumerate(ranges)}
+            for fut in as_completed(futs):
+                tick(futs[fut], fut.result())
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+    return [out[k] for k in range(len(ranges))]
+
+
+@dataclass
+class Prepared:
+    spec: SimSpec
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | None, *, seed: int,
+            behaviour: Behaviour, engine: str, year: int | None, marginal: bool = True) -> Prepared:
+    """Check the inputs once, up front (plan measures, stress cases, engine) and build the :class:`SimSpec`."""
+    if not plans:
+        raise ValueError("give at least one plan")
+    names = [p.name for p in plans]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ValueError(f"two plans are both called '{dup}': give them different names")
+    if engine == "auto":
+        engine = "vector" if behaviour.mode == "none" else "des"
+    if engine not in ("des", "vector"):
+        raise ValueError(f"engine must be 'des', 'vector' or 'auto', got '{engine}'")
+    if engine == "vector" and behaviour.mode != "none":
+        raise ValueError(f"the vector engine has no behaviour: use --engine des with --behaviour {behaviour.mode}, "
+                         "or --behaviour none")
+    if year is None:
+        years = [s.window.start.year for p in plans for s in p.of_type("spiff") if s.window is not None]
+        year = min(years) if years else 2025
+    cal = Calendar(int(year))
+    cases = tuple(resolve(s, s, cal) for s in (stress or [StressCase(name="base")]))
+    notes = []
+    for p in plans:
+        notes.extend(plan_context(p, reps, cal).notes)
+    spec = SimSpec(reps=reps, plans=tuple(plans), cases=cases, cal=cal, behaviour=behaviour, engine=engine,
+                   seed=int(seed), marginal=marginal)
+    return Prepared(spec, notes)
