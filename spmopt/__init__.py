@@ -3,11 +3,12 @@
 from spmopt.data.io import read_table
 from spmopt.errors import AlignmentCheckError, InfeasibleError, InputError, SolverError, SpmoptError
 from spmopt.plans import Payout, Plan, PlanError, load_plan, payout
+from spmopt.sim import Behaviour, SimResult, StressCase, simulate
 from spmopt.solver import SolveOptions
 from spmopt.territory import Alignment, AlignmentProblem, align, check_alignment, evaluate, make_problem
 
 __version__ = "0.1.0"
 
-__all__ = ["Alignment", "AlignmentCheckError", "AlignmentProblem", "InfeasibleError", "InputError", "Payout",
-           "Plan", "PlanError", "SolveOptions", "SolverError", "SpmoptError", "align", "check_alignment", "evaluate",
-           "load_plan", "make_problem", "payout", "read_table"]
+__all__ = ["Alignment", "AlignmentCheckError", "AlignmentProblem", "Behaviour", "InfeasibleError", "InputError",
+           "Payout", "Plan", "PlanError", "SimResult", "SolveOptions", "SolverError", "SpmoptError", "StressCase",
+           "align", "check_alignment", "evaluate", "load_plan", "make_problem", "payout", "read_table", "simulate"]

@@ -285,3 +285,12 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         outputs.write_simulation(res, tmp_path / "o", plot=False)
     assert list((tmp_path / "o").iterdir()) == []
+
+
+def test_shipped_reps_file_is_the_generator_output():
+    from pathlib import Path
+
+    from spmopt.data.history import sim_reps
+
+    shipped = pd.read_csv(Path(__file__).resolve().parents[1] / "scenarios" / "sim" / "reps.csv")
+    pd.testing.assert_frame_equal(shipped, sim_reps(), check_dtype=False)
