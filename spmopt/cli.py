@@ -324,7 +324,9 @@ def simulate(
             "reps": str(reps), "plans": [str(p) for p in plan], "stress": None if stress is None else str(stress),
             "quotas": None if quotas is None else str(quotas)})
     except (SpmoptError, ValueError) as exc:
-        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc)))
+        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc).splitlines()[0]))
+    except OSError as exc:  # an --out that is a file, an unreachable --scheduler …
+        _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/] no result files were written")
         raise typer.Exit(130) from None

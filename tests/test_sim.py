@@ -294,3 +294,47 @@ def test_shipped_reps_file_is_the_generator_output():
 
     shipped = pd.read_csv(Path(__file__).resolve().parents[1] / "scenarios" / "sim" / "reps.csv")
     pd.testing.assert_frame_equal(shipped, sim_reps(), check_dtype=False)
+
+
+def test_seasonality_moves_revenue_between_months_not_out_of_the_year():
+    """Periodic steady state: with a heavy December, as much pipeline comes in on 1 January as leaves on
+    31 December, so the year's expected closings stay λ (day-weighted normalisation)."""
+    cal = Calendar(2025)
+    st = stress_from_dict({"s": {"seasonality": [1] * 11 + [3]}})[0]
+    e = expected_closings(resolve(st, st, cal), cal, np.array([30.0, 90.0]))
+    np.testing.assert_allclose(e.sum(axis=1), cal.days, rtol=1e-6)
+    assert e[0, 11] > 1.5 * e[0, 5]  # short cycles: December closes much more than June
+    one = REPS.iloc[:1].assign(deal_size_cv=0.0, cycle_days=90.0)
+    res = simulate(one, LINEAR, {"s": {"seasonality": [1] * 11 + [3]}}, trials=300, seed=2, engine="des",
+                   workers=1, marginal=False)
+    n, mean, var, _ = _compound_poisson(one)
+    assert abs(res.cell().revenue.mean() - mean[0]) < 4 * np.sqrt(var[0] / 300)
+
+
+def test_year_end_push_counts_all_revenue_leaving_the_year():
+    """A rep far past a cap keeps nothing by holding deals due before 31 December: pushing them into next year
+    earns next year's rate on them."""
+    from spmopt.sim.behaviour import Projector
+    from spmopt.sim.pay import plan_context
+
+    capped = plan_from_dict({"name": "capped", "target_incentive": 40_000, "period": "year",
+                             "components": [{"type": "commission", "measure": "revenue", "tiers": [[0, 0.04]],
+                                             "cap": 40_000}]})
+    reps = read_reps(SALES.iloc[:1])
+    cal = Calendar(2025)
+    pj = Projector(plan_context(capped, reps, cal), cal, Behaviour(mode="timing"), reps.cycle_days, 2.0,
+                   reps.deal_size_mean, reps.deal_size_cv)
+    choice = pj.timing(cal.days - 21.0, float(cal.days), np.full((1, 12), 2e6 / 12), np.array([1e5]),
+                       np.array([2e5]), np.zeros(1), np.zeros(1))
+    assert choice.tolist() == [2]
+
+
+def test_constant_deal_sizes_meet_a_spiff_minimum_equal_to_them():
+    one = SALES.iloc[:1].assign(deal_size_cv=0.0, deal_size_mean=40_000.0)
+    plan = plan_from_dict({"name": "spiff", "target_incentive": 1000, "period": "year", "components": [
+        {"type": "commission", "measure": "revenue", "tiers": [[0, 0.01]]},
+        {"type": "spiff", "measure": "revenue", "amount": 100, "min_value": 40_000}]})
+    for engine in ("vector", "des"):
+        res = simulate(one, plan, trials=20, seed=1, engine=engine, workers=1, marginal=False)
+        deals = res.cell().revenue / 40_000
+        np.testing.assert_allclose(res.cell().payout, 0.01 * res.cell().revenue + 100 * deals)

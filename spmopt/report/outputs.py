@@ -128,7 +128,7 @@ def write_simulation(result, out_dir: str | Path, *, plot: bool = True, inputs: 
         for f in sorted(tmp.iterdir()):
             os.chmod(f, 0o644)
             os.replace(f, out / f.name)
-            paths[f.stem] = out / f.name
+            paths[f.name] = out / f.name
         return paths
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

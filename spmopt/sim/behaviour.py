@@ -170,7 +170,7 @@ class Projector:
         paths = opts[:, None] + self._paths(np.zeros_like(known), new, sd)[None]   # (3, K, R, 12)
         value = self._expected_pay(paths).T                            # (R, 3)
         if not in_year:  # what lands next year is paid at next year's rate
-            value = value + self.m_ref[:, None] * np.stack([after, np.zeros_like(after), before], axis=1)
+            value = value + self.m_ref[:, None] * np.stack([after, np.zeros_like(after), before + after], axis=1)
         gain = value - value[:, :1]
         best = np.argmax(gain, axis=1)
         tol = 1e-9 * max(self.ctx.plan.target_incentive, 1.0)

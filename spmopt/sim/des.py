@@ -26,7 +26,7 @@ import simpy
 
 from spmopt.sim.behaviour import Behaviour, Projector
 from spmopt.sim.inputs import Reps
-from spmopt.sim.market import Calendar, Case, draw_factors
+from spmopt.sim.market import PIPELINE_YEARS, Calendar, Case, draw_factors
 from spmopt.sim.pay import PlanContext, SpiffRule
 from spmopt.sim.vector import Year, lognormal_params, trial_rng
 
@@ -112,7 +112,7 @@ class DesModel:
 
         def opportunity(r: int, delay: float, effort: float):
             won = rng.random() < win_probability_one(r, effort)
-            size = rng.lognormal(mu[r], sigma[r])
+            size = rng.lognormal(mu[r], sigma[r]) if sigma[r] > 0 else float(reps.deal_size_mean[r])
             d = _Deal(r, env.now + delay, size)
             if not won or d.close >= days + bh.max_shift_days:
                 yield env.timeout(delay)  # a lost opportunity runs its cycle too
@@ -222,13 +222,21 @@ class DesModel:
                         d.close = boundary + EPS
                         st.pushed[r] += d.size
 
-        # the steady-state pipeline on 1 January
-        mean_cycle = reps.cycle_days
-        n0 = rng.poisson(lam * case.demand * mean_cycle)
+        # the pipeline on 1 January: arrivals of the seasonal years before, still open on day 0, and before them
+        # the steady-state pipeline of a flat market (residual U·gamma(k+1, θ) from −Y·D)
+        off = PIPELINE_YEARS * days
+        n0 = rng.poisson(lam * case.demand * reps.cycle_days)
+        sb, sl = case.seasonal_pieces(cal)
         for r in range(n):
-            for _ in range(n0[r]):
-                residual = rng.random() * rng.gamma(k + 1, theta[r])
-                env.process(opportunity(r, residual, 1.0))
+            closes = [-off + rng.random() * rng.gamma(k + 1, theta[r]) for _ in range(n0[r])]
+            for y in range(PIPELINE_YEARS, 0, -1):
+                for j in range(12):
+                    lo, hi = sb[j] - y * days, sb[j + 1] - y * days
+                    m = rng.poisson(lam[r] * sl[j] * (hi - lo))
+                    closes.extend(lo + (hi - lo) * rng.random(m) + rng.gamma(k, theta[r], m))
+            for c in closes:
+                if c > 0:
+                    env.process(opportunity(r, float(c), 1.0))
         for r in np.flatnonzero(f.windfall):
             env.process(windfall(int(r), float(f.windfall_day[r])))
         env.process(planner())

@@ -217,7 +217,16 @@ def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | No
         year = min(years) if years else 2025
     cal = Calendar(int(year))
     cases = tuple(resolve(s, s, cal) for s in (stress or [StressCase(name="base")]))
+    case_names = [c.name for c in cases]
+    dup = next((n for n in case_names if case_names.count(n) > 1), None)
+    if dup:
+        raise ValueError(f"two stress cases are both called '{dup}': give them different names")
     notes = []
+    for s in stress or []:
+        if s.shock is not None and s.shock.date is not None and s.shock.date.year != cal.year:
+            when = "applies from 1 January" if s.shock.date.year < cal.year else "never applies"
+            notes.append(f"stress case '{s.name}': the shock date {s.shock.date} is outside the simulated year "
+                         f"{cal.year}; it {when} (choose the year with --year)")
     for p in plans:
         notes.extend(plan_context(p, reps, cal).notes)
     spec = SimSpec(reps=reps, plans=tuple(plans), cases=cases, cal=cal, behaviour=behaviour, engine=engine,

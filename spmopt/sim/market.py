@@ -11,7 +11,7 @@ case unless the case overrides them::
     cases:
       base: {}
       downturn: {demand: 0.85, volatility: 1.5, win_rate: -0.03,
-                 shock: {date: 2026-07-01, demand: 0.8}}
+                 shock: {month: 7, demand: 0.8}}
       boom: {demand: 1.15, windfall: {probability: 0.05, size: 8}}
 
 Case keys: ``demand`` multiplies every rep's opportunity arrival rate; ``volatility`` multiplies both sigmas;
@@ -164,6 +164,13 @@ class Case:
             level = level * np.where(mid >= self.shock_day, self.shock_demand, 1.0)
         return b, level
 
+    def seasonal_pieces(self, cal: Calendar) -> tuple[np.ndarray, np.ndarray]:
+        """Month breakpoints and levels of a year without the shock (the years before the simulated one)."""
+        return cal.starts, np.asarray(self.seasonality) * self.demand
+
+
+PIPELINE_YEARS = 2  # the pipeline on 1 January comes from this many seasonal years before it (then flat)
+
 
 def resolve(case: StressCase, market: MarketSettings, cal: Calendar) -> Case:
     def pick(name: str, default):
@@ -173,7 +180,7 @@ def resolve(case: StressCase, market: MarketSettings, cal: Calendar) -> Case:
         return default if v is None else v
 
     season = np.asarray(pick("seasonality", [1.0] * 12), dtype=float)
-    season = season / season.mean()
+    season = season / np.average(season, weights=np.diff(cal.starts))  # day-weighted: the year's arrivals stay λ
     shock_day = None
     if case.shock is not None:
         shock_day = (cal.day(case.shock.date) if case.shock.date is not None
@@ -210,6 +217,10 @@ def stress_from_dict(data: Any, *, source: str | None = None) -> list[StressCase
         bad = next((i for i, c in enumerate(listed) if not isinstance(c, dict) or "name" not in c), None)
         if bad is not None:
             raise StressError("a case in a list needs a 'name'", source=source, key=f"cases[{bad}]")
+        seen = [str(c["name"]) for c in listed]
+        dup = next((i for i, n in enumerate(seen) if n in seen[:i]), None)
+        if dup is not None:
+            raise StressError(f"case name '{seen[dup]}' is used twice", source=source, key=f"cases[{dup}].name")
         data = {**data, "cases": {str(c["name"]): {k: v for k, v in c.items() if k != "name"} for c in listed}}
     try:
         f = StressFile.model_validate(data)
@@ -264,8 +275,9 @@ def expected_closings(case: Case, cal: Calendar, cycle_days: np.ndarray, *, lo: 
     """Expected closings, per unit of base arrival rate (one opportunity per day), in each window ``[lo, hi)``
     (default: the 12 months), for reps with mean cycle ``cycle_days`` (R,). Returns (R, windows).
 
-    Arrivals before day 0 run at the case's ``demand`` level (the steady-state pipeline the year starts with,
-    without seasonality or shock); from day 0 on they follow :meth:`Case.intensity`. An arrival at ``u`` closes
+    The year starts with the pipeline of a periodic steady state: arrivals in the ``PIPELINE_YEARS`` years before
+    day 0 follow the seasonality (no shock) at the ``demand`` level, and before them a flat market; from day 0 on
+    they follow :meth:`Case.intensity`. An arrival at ``u`` closes
     at ``u + C``, C ~ gamma(k, cycle/k), so closings in ``[a, b)`` from arrivals at level λ on ``[u0, u1)``
     number λ·[H(b−u0) − H(a−u0) − H(b−u1) + H(a−u1)], and from the pipeline (arrivals on (−∞, 0))
     ``∫_a^b (1 − F)`` = (b − H(b)) − (a − H(a))."""
@@ -279,11 +291,20 @@ def expected_closings(case: Case, cal: Calendar, cycle_days: np.ndarray, *, lo: 
         return cycle_integral(x, k, scale)
 
     a_, b_ = lo[None, None, :], hi[None, None, :]
-    u0, u1 = b[:-1][None, :, None], b[1:][None, :, None]
-    arrivals = (h(b_ - u0) - h(a_ - u0) - h(b_ - u1) + h(a_ - u1)) * level[None, :, None]
+
+    def pieces(bk, lv):
+        u0, u1 = bk[:-1][None, :, None], bk[1:][None, :, None]
+        return ((h(b_ - u0) - h(a_ - u0) - h(b_ - u1) + h(a_ - u1)) * lv[None, :, None]).sum(axis=1)
+
+    total = pieces(b, level)
+    sb, sl = case.seasonal_pieces(cal)
+    for y in range(1, PIPELINE_YEARS + 1):  # the seasonal years before: the pipeline is in periodic steady state
+        total = total + pieces(sb - y * cal.days, sl)
     s = np.asarray(cycle_days, dtype=float)[:, None] / k
-    pipeline = (hi - cycle_integral(hi[None, :], k, s)) - (lo - cycle_integral(lo[None, :], k, s))
-    return arrivals.sum(axis=1) + case.demand * pipeline
+    off = PIPELINE_YEARS * cal.days            # and before them a flat market at the demand level
+    pipeline = ((hi + off) - cycle_integral(hi[None, :] + off, k, s)) - ((lo + off) - cycle_integral(lo[None, :] + off,
+                                                                                                      k, s))
+    return total + case.demand * pipeline
 
 
 @dataclass(frozen=True)

@@ -81,19 +81,25 @@ class PlanContext:
         return self.pay_total(on_quota) / annual
 
     def threshold(self) -> float | None:
-        """The annual attainment below which the plan's bonus or attainment-based commission on revenue pays
-        nothing (``None`` when pay starts from the first sale)."""
+        """The annual attainment below which the plan pays nothing on revenue: the lowest attainment at which a
+        quota bonus's curve or an attainment-based commission starts to pay (``None`` when some component pays
+        from the first sale, or none pays on attainment)."""
         cands = []
         for c in self.plan.components:
             if getattr(c, "measure", None) != self.measure:
                 continue
             if c.type == "quota_bonus":
-                cands.append(c.curve[0][0])
-            elif c.type == "commission" and c.on == "attainment":
+                pts = list(c.curve)
+                first = next((k for k, (_, y) in enumerate(pts) if y > 0), None)
+                if first is not None:  # pays from the point before the first positive one (linear between)
+                    cands.append(pts[first - 1][0] if first > 0 else pts[0][0])
+            elif c.type == "commission":
                 lo, _, rate = c.bounds()
                 first = next((lk for lk, rk in zip(lo, rate, strict=True) if rk > 0), None)
-                if first is not None:
-                    cands.append(first)
+                if first is None:
+                    continue
+                cands.append(first if c.on == "attainment" else (0.0 if first == 0 else np.nan))
+        cands = [x for x in cands if not np.isnan(x)]
         return min(cands) if cands and min(cands) > 0 else None
 
 
@@ -128,7 +134,14 @@ def plan_context(plan: Plan, reps: Reps, cal: Calendar) -> PlanContext:
             if col not in reps.measures:
                 raise PlanError(f"plan reads '{m}' as attainment: give its quota per period in a '{col}' column "
                                 f"of the reps file ({reps.source})", source=src, key="components")
-            other_quotas[m] = reps.measures[col][:, None]
+            q = reps.measures[col]
+            bad = np.flatnonzero(~(q > 0))
+            if bad.size:
+                from spmopt.errors import InputError
+
+                raise InputError(f"quota of '{m}' must be > 0 (plan '{plan.name}' reads it as attainment), got "
+                                 f"{q[bad[0]]:g}", source=reps.source, row=int(bad[0]) + 2, column=col)
+            other_quotas[m] = q[:, None]
     spiffs = []
     for s in plan.of_type("spiff"):
         if plan.spiff_measure(s) != measure:
@@ -140,6 +153,9 @@ def plan_context(plan: Plan, reps: Reps, cal: Calendar) -> PlanContext:
             if hi <= 0 or lo >= cal.days:
                 notes.append(f"spiff '{s.name}': its window {s.window.start}–{s.window.end} is outside the "
                              f"simulated year {cal.year}, so it pays nothing (choose the year with --year)")
+            elif lo < 0 or hi > cal.days:
+                notes.append(f"spiff '{s.name}': only the part of its window {s.window.start}–{s.window.end} "
+                             f"inside the simulated year {cal.year} is simulated")
             lo, hi = max(lo, 0.0), min(hi, float(cal.days))
         if s.product or s.segment:
             notes.append(f"spiff '{s.name}': simulated deals carry no product or segment, so every deal in the "

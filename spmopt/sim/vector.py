@@ -68,6 +68,7 @@ class VectorModel:
         base = closings * p[:, None]
         mu, sigma = lognormal_params(reps.deal_size_mean, reps.deal_size_cv)
         mu_cell, sigma_cell = np.repeat(mu, 12), np.repeat(sigma, 12)
+        mean_cell, exact = np.repeat(reps.deal_size_mean, 12), sigma_cell == 0
         # share of each month's closings that falls inside each spiff window
         frac = {}
         for key, s in self.spiffs:
@@ -86,6 +87,8 @@ class VectorModel:
             k = rng.poisson(lam).ravel()
             cell = np.repeat(np.arange(n * 12), k)
             sizes = rng.lognormal(mu_cell[cell], sigma_cell[cell])
+            if exact.any():  # cv 0: exactly the mean (exp(log(m)) may land a hair below a spiff's min_value)
+                sizes = np.where(exact[cell], mean_cell[cell], sizes)
             revenue[i] = np.bincount(cell, weights=sizes, minlength=n * 12).reshape(n, 12)
             for key, s in self.spiffs:
                 ok = (rng.random(cell.size) < frac[key][cell]) & (sizes >= s.min_value)
