@@ -212,10 +212,15 @@ def plot_cost_cdf(result, ax=None):
             label = p if len(result.stress_cases) == 1 else f"{p} · {s}"
             ax.step(x, y, where="post", color=colours[i % len(colours)], ls=styles[c % len(styles)], label=label)
     ax.axhline(0.95, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("total incentive cost per year")
-    ax.set_ylabel("share of trials ≤ cost")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_title("Plan cost distribution")
+    return _finish(ax, "Plan cost distribution", "total incentive cost per year", "share of trials ≤ cost", ax.xaxis)
+
+
+def _finish(ax, title: str, xlabel: str, ylabel: str, money_axis):
+    """Labels, a thousands-separated money axis, legend and layout shared by the simulation line plots."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    money_axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_title(title)
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax
@@ -230,10 +235,4 @@ def plot_monthly(result, ax=None):
         label = p if len(result.stress_cases) == 1 else f"{p} · {s}"
         ax.plot(g["month"], g["revenue_mean"], marker="o", label=label)
     ax.set_xticks(range(1, 13))
-    ax.set_xlabel("month")
-    ax.set_ylabel("mean revenue booked (all reps)")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_title("Monthly revenue profile")
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax
+    return _finish(ax, "Monthly revenue profile", "month", "mean revenue booked (all reps)", ax.yaxis)
