@@ -153,8 +153,8 @@ class DesModel:
             st.events += 1
             book(_Deal(r, day, case.windfall_size * reps.deal_size_mean[r]))
 
-        def known_by_month(now: float, exclude: tuple[float, float] | None = None):
-            """Booked + committed revenue by month (R, 12); with ``exclude`` = (lo, hi) also the committed
+        def known_by_month(now: float, exclude: tuple[float, float, float] | None = None):
+            """Booked + committed revenue by month (R, 12); with ``exclude`` = (lo, boundary, hi) also the committed
             revenue due in [lo, boundary) and [boundary, hi) (returned separately, left in ``known``)."""
             known = st.revenue.copy()
             before, after = np.zeros(n), np.zeros(n)

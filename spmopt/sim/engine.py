@@ -143,7 +143,7 @@ def execute(spec: SimSpec, trials: int, *, workers: int | None = None, scheduler
             chunk_size: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Chunk]:
     """Run ``trials`` trials of ``spec`` in chunks and return the chunks in trial order."""
     if scheduler is None:
-        workers = os.cpu_count() or 1 if workers is None else int(workers)
+        workers = (os.cpu_count() or 1) if workers is None else int(workers)
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
     size = chunk_size or default_chunk_size(len(spec.reps), spec.engine, trials, workers or 4)
