@@ -3,12 +3,14 @@
 from spmopt.data.io import read_table
 from spmopt.errors import AlignmentCheckError, InfeasibleError, InputError, SolverError, SpmoptError
 from spmopt.plans import Payout, Plan, PlanError, load_plan, payout
+from spmopt.quota import Bounds, Quotas, Relief, quota_relief, set_quotas
 from spmopt.sim import Behaviour, SimResult, StressCase, simulate
 from spmopt.solver import SolveOptions
 from spmopt.territory import Alignment, AlignmentProblem, align, check_alignment, evaluate, make_problem
 
 __version__ = "0.1.0"
 
-__all__ = ["Alignment", "AlignmentCheckError", "AlignmentProblem", "Behaviour", "InfeasibleError", "InputError",
-           "Payout", "Plan", "PlanError", "SimResult", "SolveOptions", "SolverError", "SpmoptError", "StressCase",
-           "align", "check_alignment", "evaluate", "load_plan", "make_problem", "payout", "read_table", "simulate"]
+__all__ = ["Alignment", "AlignmentCheckError", "AlignmentProblem", "Behaviour", "Bounds", "InfeasibleError",
+           "InputError", "Payout", "Plan", "PlanError", "Quotas", "Relief", "SimResult", "SolveOptions", "SolverError",
+           "SpmoptError", "StressCase", "align", "check_alignment", "evaluate", "load_plan", "make_problem", "payout",
+           "quota_relief", "read_table", "set_quotas", "simulate"]

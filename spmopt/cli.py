@@ -348,6 +348,179 @@ def simulate(
                   f"({time.perf_counter() - t0:.1f} s)")
 
 
+@app.command()
+def quota(
+    target: Annotated[float, typer.Option(help="Company target the quotas add up to (before over-assignment).")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    units: Annotated[Path | None, typer.Option(help="Units file: unit_id, potential, history, … (summed per "
+                                                    "territory).")] = None,
+    assignment: Annotated[Path | None, typer.Option(help="Assignment unit_id,territory_id (default: the units' "
+                                                         "current_territory).")] = None,
+    territories: Annotated[Path | None, typer.Option(help="Per-territory history, last_quota, floor, ceiling, "
+                                                          "fixed_quota, rep_id.")] = None,
+    reps: Annotated[Path | None, typer.Option(help="Reps file (one row per rep) instead of units: rep_id, "
+                                                   "potential, history, … and optionally the simulator's "
+                                                   "columns.")] = None,
+    method: Annotated[str, typer.Option(help="potential | history | blend | rollup | equal-chance.")] = "potential",
+    weights: Annotated[list[str] | None, typer.Option("--weight", metavar="PART=W",
+                                                      help="Blend weight, repeatable: potential=0.6 "
+                                                           "history=0.4 (rollup too).")] = None,
+    deviation: Annotated[str, typer.Option(help="l1 (least quota moved) | relative (least % moved).")] = "l1",
+    over_assignment: Annotated[float, typer.Option(help="Σ quotas = target × (1 + this); 0.05 = 5 %.")] = 0.0,
+    growth: Annotated[str | None, typer.Option(metavar="LOW:HIGH", help="Growth vs history, fractions: "
+                                                                         "-0.05:0.25 (a side may be empty).")] = None,
+    ratio: Annotated[str | None, typer.Option(metavar="LOW:HIGH", help="Quota/potential bounds: 0.4:0.6.")] = None,
+    floor: Annotated[float | None, typer.Option(help="Lowest quota for everyone.")] = None,
+    ceiling: Annotated[float | None, typer.Option(help="Highest quota for everyone.")] = None,
+    fix: Annotated[list[str] | None, typer.Option(metavar="ID=QUOTA", help="Keep this quota, repeatable.")] = None,
+    round_to: Annotated[float | None, typer.Option("--round", help="Round quotas to multiples of this; the sum "
+                                                                    "stays exact.")] = None,
+    simulate: Annotated[bool | None, typer.Option(help="Report P(attain) from the simulator (default: when the "
+                                                       "reps file has its columns).")] = None,
+    trials: Annotated[int, typer.Option(min=100, help="Simulated years behind equal-chance and P(attain).")] = 4000,
+    seed: Annotated[int, typer.Option(help="Simulation seed (equal chance is checked on seed + 1).")] = 0,
+    stress: Annotated[Path | None, typer.Option(help="Stress file for the simulation.")] = None,
+    stress_case: Annotated[str | None, typer.Option(help="Stress case to use (default: the first).")] = None,
+    potential_col: Annotated[str, typer.Option(help="Column holding potential.")] = "potential",
+    history_col: Annotated[str, typer.Option(help="Column holding last period's sales.")] = "history",
+    rollup_col: Annotated[str | None, typer.Option(help="Column of account-level expectations (method "
+                                                        "rollup).")] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
+    plot: Annotated[bool, typer.Option(help="Write quotas.png.")] = True,
+) -> None:
+    """Quotas that add up exactly to the target: by potential, history, a blend, an account roll-up or equal
+    chance of attainment, as close to that baseline as the bounds allow. Writes quotas.csv, summary.json and
+    quotas.png."""
+    from spmopt.data.io import read_table
+    from spmopt.quota import basis_from_table, basis_from_units, set_quotas
+    from spmopt.report.outputs import write_quotas
+    from spmopt.solver import SolveOptions
+
+    t0 = time.perf_counter()
+    try:
+        if (units is None) == (reps is None):
+            raise InputError("give --units (with --assignment) or --reps, one of the two")
+        if reps is not None and (assignment is not None or territories is not None):
+            raise InputError("--assignment and --territories go with --units, not --reps")
+        if units is not None:
+            b = basis_from_units(read_table(units), None if assignment is None else read_table(assignment),
+                                 None if territories is None else read_table(territories),
+                                 potential=potential_col, history=history_col, rollup=rollup_col)
+        else:
+            b = basis_from_table(read_table(reps), potential=potential_col, history=history_col,
+                                 rollup=rollup_col)
+        fixed = parse_pairs(fix, "--fix")
+        w = parse_pairs(weights, "--weight") or None
+        with console.status("setting quotas") as status:
+            q = set_quotas(b, target, method, weights=w, deviation=deviation, over_assignment=over_assignment,
+                           growth=growth, ratio=ratio, floor=floor, ceiling=ceiling, fixed=fixed, unit=round_to,
+                           simulate=simulate, trials=trials, seed=seed, stress=stress, stress_case=stress_case,
+                           options=SolveOptions(time_limit=time_limit, mip_gap=1e-9),
+                           progress=lambda m: status.update(m))
+        for n in q.notes:
+            console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
+        paths = write_quotas(q, out, plot=plot, inputs={
+            "units": None if units is None else str(units), "assignment": None if assignment is None else
+            str(assignment), "territories": None if territories is None else str(territories),
+            "reps": None if reps is None else str(reps), "stress": None if stress is None else str(stress)})
+    except (SpmoptError, ValueError) as exc:
+        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc).splitlines()[0]))
+    except OSError as exc:
+        _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+    _print_quotas(q)
+    console.print(f"wrote {', '.join(Path(p).name for p in paths.values())} to {out} "
+                  f"({time.perf_counter() - t0:.1f} s)")
+
+
+def _print_quotas(q) -> None:
+    s = q.summary
+    t = Table(title=f"Quotas by {s['method'].replace('_', ' ')} ({s['holders']} {s['id_column'][:-3]}s): sum "
+                    f"{s['sum']:,.2f} = total {s['total']:,.2f}", title_justify="left")
+    cols = [c for c in (q.id_column, "quota", "baseline", "change_pct", "growth_pct", "quota_to_potential",
+                        "p_attain", "bound") if c in q.table.columns]
+    for c in cols:
+        t.add_column(c, justify="left" if c in (q.id_column, "bound") else "right")
+    rows = q.table if len(q.table) <= 40 else q.table.head(40)
+    for _, r in rows.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if c in ("quota", "baseline"):
+                cells.append(f"{v:,.0f}")
+            elif c in ("change_pct", "growth_pct"):
+                cells.append("—" if v != v else f"{v:+.1f}%")
+            elif c == "quota_to_potential":
+                cells.append("—" if v != v else f"{v:.3f}")
+            elif c == "p_attain":
+                cells.append(f"{v:.1%}")
+            else:
+                cells.append(str(v))
+        t.add_row(*cells)
+    Console(width=max(out_console.width, 120)).print(t)
+    if len(q.table) > 40:
+        console.print(f"… {len(q.table) - 40} more rows in quotas.csv")
+    pa = s.get("p_attain")
+    if pa:
+        common = f"common {pa['common']:.1%}; " if "common" in pa else ""
+        console.print(f"P(attain): {common}{pa['min']:.1%} – {pa['max']:.1%} (spread {100 * pa['spread']:.1f} pp, "
+                      f"{pa['trials']:,} trials, seed {pa['seed']})", highlight=False)
+    if s["quota_to_potential"]:
+        r = s["quota_to_potential"]
+        console.print(f"quota/potential {r['min']:.3f} – {r['max']:.3f} (CV {r['cv']:.3f}); Gini of quotas "
+                      f"{s['gini_quota']:.3f}; max deviation from baseline {s['max_deviation']:,.0f}", highlight=False)
+
+
+@app.command("quota-relief")
+def quota_relief_cmd(
+    units: Annotated[Path, typer.Option(help="Units file: unit_id, the basis column, current_territory.")],
+    quotas: Annotated[Path, typer.Option(help="Quotas under the old alignment: territory_id,quota.")],
+    after: Annotated[Path, typer.Option(help="New assignment unit_id,territory_id.")],
+    effective: Annotated[str, typer.Option(help="Date the new alignment takes effect, e.g. 2026-07-01.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    before: Annotated[Path | None, typer.Option(help="Old assignment (default: the units' "
+                                                     "current_territory).")] = None,
+    basis: Annotated[str, typer.Option(help="Units' share of their territory's quota: a column, or count.")]
+    = "potential",
+    period_start: Annotated[str | None, typer.Option(help="Quota period start (default: 1 January).")] = None,
+    period_end: Annotated[str | None, typer.Option(help="Quota period end (default: 31 December).")] = None,
+    plot: Annotated[bool, typer.Option(help="Write relief.png.")] = True,
+) -> None:
+    """Move quota with the units that change territory mid-period, prorated by date. Writes relief.csv,
+    moves.csv, summary.json and relief.png."""
+    from spmopt.data.io import read_table
+    from spmopt.quota import quota_relief
+    from spmopt.report.outputs import write_relief
+
+    try:
+        if (period_start is None) != (period_end is None):
+            raise InputError("give both --period-start and --period-end, or neither")
+        r = quota_relief(read_table(units), read_table(quotas), read_table(after), effective,
+                         before=None if before is None else read_table(before), basis=basis,
+                         period=None if period_start is None else (period_start, period_end))
+        paths = write_relief(r, out, plot=plot, inputs={"units": str(units), "quotas": str(quotas),
+                                                        "after": str(after),
+                                                        "before": None if before is None else str(before)})
+    except (SpmoptError, ValueError) as exc:
+        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc).splitlines()[0]))
+    except OSError as exc:
+        _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+    for n in r.notes:
+        console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
+    s = r.summary
+    t = Table(title=f"Quota relief: {s['units_moved']} of {s['units']} units move on {s['effective']} "
+                    f"({s['remaining_fraction']:.1%} of the period left); {s['quota_moved']:,.0f} moves",
+              title_justify="left")
+    for c in ("territory", "before", "out", "in", "after", "change"):
+        t.add_column(c, justify="left" if c == "territory" else "right")
+    for _, row in r.table.iterrows():
+        t.add_row(str(row["territory_id"]), f"{row['quota_before']:,.0f}", f"{row['moved_out']:,.0f}",
+                  f"{row['moved_in']:,.0f}", f"{row['quota_after']:,.0f}",
+                  "—" if row["change_pct"] != row["change_pct"] else f"{row['change_pct']:+.1f}%")
+    Console(width=max(out_console.width, 100)).print(t)
+    console.print(f"total {s['total_before']:,.2f} before = {s['total_after']:,.2f} after; wrote "
+                  f"{', '.join(Path(p).name for p in paths.values())} to {out}", highlight=False)
+
+
 def _money(v) -> str:
     return "—" if v is None else f"{v:,.0f}"
 

@@ -80,3 +80,31 @@ def sim_reps(n_reps: int = 25, seed: int = 11, *, quota_uplift: float = 1.05) ->
     return pd.DataFrame({"rep_id": [f"R{i:03d}" for i in range(1, n_reps + 1)], "quota": quota,
                          "opportunities_per_year": opp, "win_rate": win, "deal_size_mean": size,
                          "deal_size_cv": cv, "cycle_days": cycle, "skill": skill, "nps": nps})
+
+
+def quota_reps(n_reps: int = 20, seed: int = 23) -> pd.DataFrame:
+    """A seeded reps file for quota setting (``scenarios/quota/reps.csv``): ``rep_id,potential,history,
+    last_quota,opportunities_per_year,win_rate,deal_size_mean,deal_size_cv,cycle_days``.
+
+    Expected sales E are 0.8–1.6 M a year, but the reps sell very differently: from about 5 large, uneven deals
+    a year (deal-size CV up to 1.6) to about 70 small, even ones — so the year-to-year variability of their
+    sales ranges from about 12 % to 70 %. ``potential`` is the territory's market potential (E ÷ a penetration
+    of 40–60 %), ``history`` last year's sales (E with that variability, log-normal), ``last_quota`` last
+    year's quota (E × 0.95–1.15, rounded to 1,000)."""
+    rng = np.random.default_rng(seed)
+    expected = rng.uniform(0.8e6, 1.6e6, n_reps)
+    won = np.exp(rng.uniform(np.log(5.0), np.log(70.0), n_reps))
+    cv = np.clip(1.55 - 0.016 * won + rng.normal(0, 0.1, n_reps), 0.3, 1.6).round(2)
+    win = rng.uniform(0.2, 0.35, n_reps).round(3)
+    opp = np.maximum((won / win).round(0), 1.0)
+    size = (expected / (opp * win) / 100).round(0) * 100
+    cycle = rng.choice([30, 45, 60, 90, 120], n_reps)
+    e = opp * win * size
+    potential = (e / rng.uniform(0.4, 0.6, n_reps)).round(-3)
+    sales_cv = np.sqrt((1 + cv ** 2) / (opp * win))
+    s2 = np.log1p(sales_cv ** 2)
+    history = (e * rng.lognormal(-s2 / 2, np.sqrt(s2))).round(-2)
+    last_quota = (e * rng.uniform(0.95, 1.15, n_reps)).round(-3)
+    return pd.DataFrame({"rep_id": [f"R{i:03d}" for i in range(1, n_reps + 1)], "potential": potential,
+                         "history": history, "last_quota": last_quota, "opportunities_per_year": opp,
+                         "win_rate": win, "deal_size_mean": size, "deal_size_cv": cv, "cycle_days": cycle})

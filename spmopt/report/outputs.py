@@ -132,3 +132,31 @@ def write_simulation(result, out_dir: str | Path, *, plot: bool = True, inputs: 
         return paths
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_quotas(quotas, out_dir: str | Path, *, plot: bool = True, inputs: dict | None = None) -> dict[str, Path]:
+    """Write ``quotas.csv`` (one row per holder), ``summary.json`` and (``plot``) ``quotas.png``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = dict(quotas.summary, inputs=inputs or {})
+    paths = {"quotas": write_csv_atomic(quotas.table, out / "quotas.csv"),
+             "summary": write_json_atomic(summary, out / "summary.json")}
+    if plot:
+        from spmopt.report.plots import plot_quotas
+
+        paths["plot"] = save_figure(plot_quotas(quotas), out / "quotas.png")
+    return paths
+
+
+def write_relief(relief, out_dir: str | Path, *, plot: bool = True, inputs: dict | None = None) -> dict[str, Path]:
+    """Write ``relief.csv`` (per territory), ``moves.csv`` (per moved unit), ``summary.json`` and ``relief.png``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"relief": write_csv_atomic(relief.table, out / "relief.csv"),
+             "moves": write_csv_atomic(relief.moves, out / "moves.csv"),
+             "summary": write_json_atomic(dict(relief.summary, inputs=inputs or {}), out / "summary.json")}
+    if plot:
+        from spmopt.report.plots import plot_relief
+
+        paths["plot"] = save_figure(plot_relief(relief), out / "relief.png")
+    return paths

@@ -236,3 +236,63 @@ def plot_monthly(result, ax=None):
         ax.plot(g["month"], g["revenue_mean"], marker="o", label=label)
     ax.set_xticks(range(1, 13))
     return _finish(ax, "Monthly revenue profile", "month", "mean revenue booked (all reps)", ax.yaxis)
+
+
+def plot_quotas(quotas):
+    """Quotas against their baseline (bars, bound holders marked) and, when simulated, each holder's chance of
+    reaching quota (else quota/potential). Returns the figure."""
+    t = quotas.table.sort_values("quota", ascending=False)
+    idc = quotas.id_column
+    has_p = "p_attain" in t.columns
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(7.0, 0.32 * len(t) + 2.5), 7.2), sharex=True)
+    x = np.arange(len(t))
+    ax1.bar(x, t["quota"], color="#4C72B0", label="quota")
+    ax1.plot(x, t["baseline"], "_", color="k", ms=12, mew=2, label="baseline")
+    held = (t["bound"] != "").to_numpy()
+    if held.any():
+        ax1.bar(x[held], t["quota"].to_numpy()[held], color="#DD8452", label="held by a bound")
+    ax1.set_ylabel("quota")
+    ax1.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    s = quotas.summary
+    over = f", +{100 * s['over_assignment']:.1f} %" if s["over_assignment"] else ""
+    ax1.set_title(f"Quotas by {s['method'].replace('_', ' ')}: sum {s['sum']:,.0f} (target {s['target']:,.0f}{over})",
+                  fontsize=10)
+    ax1.legend(fontsize=8)
+    if has_p:
+        ax2.bar(x, t["p_attain"], color="#55A868")
+        common = s.get("p_attain", {}).get("common")
+        if common is not None:
+            ax2.axhline(common, color="k", ls="--", lw=1, label=f"common chance {common:.1%}")
+            ax2.legend(fontsize=8)
+        ax2.set_ylabel("P(sales ≥ quota)")
+        ax2.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax2.set_ylim(0, 1)
+    elif "quota_to_potential" in t.columns:
+        ax2.bar(x, t["quota_to_potential"], color="#8172B2")
+        ax2.set_ylabel("quota / potential")
+    ax2.set_xticks(x)
+    ax2.set_xticklabels(t[idc], rotation=90, fontsize=7)
+    ax2.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_relief(relief):
+    """Quota before and after a realignment's relief, per territory. Returns the figure."""
+    t = relief.table
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.45 * len(t) + 2.5), 4.6))
+    x = np.arange(len(t))
+    ax.bar(x - 0.2, t["quota_before"], 0.4, label="before", color="#BBBBBB")
+    ax.bar(x + 0.2, t["quota_after"], 0.4, label="after relief", color="#4C72B0")
+    for i, c in enumerate(t["change_pct"]):
+        if np.isfinite(c) and abs(c) >= 0.05:
+            ax.annotate(f"{c:+.1f}%", (x[i] + 0.2, t["quota_after"].iloc[i]), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels(t["territory_id"], rotation=90, fontsize=8)
+    s = relief.summary
+    ax.set_title(f"Quota relief: {s['units_moved']} units moved on {s['effective']} "
+                 f"({s['remaining_fraction']:.1%} of the period left)", fontsize=10)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
