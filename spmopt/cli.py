@@ -423,8 +423,12 @@ def quota(
             "units": None if units is None else str(units), "assignment": None if assignment is None else
             str(assignment), "territories": None if territories is None else str(territories),
             "reps": None if reps is None else str(reps), "stress": None if stress is None else str(stress)})
-    except (SpmoptError, ValueError) as exc:
-        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc).splitlines()[0]))
+    except SpmoptError as exc:
+        _fail(exc)
+    except ValueError as exc:    # not an input problem we know of: say so, in one line
+        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
+                      "(please report it)", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     except OSError as exc:
         _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
     _print_quotas(q)
@@ -500,8 +504,12 @@ def quota_relief_cmd(
         paths = write_relief(r, out, plot=plot, inputs={"units": str(units), "quotas": str(quotas),
                                                         "after": str(after),
                                                         "before": None if before is None else str(before)})
-    except (SpmoptError, ValueError) as exc:
-        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc).splitlines()[0]))
+    except SpmoptError as exc:
+        _fail(exc)
+    except ValueError as exc:    # not an input problem we know of: say so, in one line
+        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
+                      "(please report it)", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     except OSError as exc:
         _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
     for n in r.notes:

@@ -148,9 +148,54 @@ def test_infeasible_clash_and_rounding():
         set_quotas(three(), 1000, "potential", ratio=(2, None), growth=(None, 0.5))
     with pytest.raises(InfeasibleError, match="not a multiple of the rounding unit") as e:
         set_quotas(three(), 1005, "potential", unit=10)
-    assert e.value.family == "rounding" and e.value.suggestion == {"unit": 5}
+    assert e.value.family == "rounding" and e.value.suggestion == {"unit": 5, "total": [1000, 1010]}
     with pytest.raises(InfeasibleError, match="un-fix"):
         set_quotas(three(), 1000, "potential", fixed={"A": 50, "B": 50}, ceiling=800)
+
+
+def test_relaxations_hold_with_rounding():
+    # three reps of 1/3 each, ceiling 250, total 1,000 in units of 100: each can take at most 200 after rounding
+    # … so the ceiling must rise to 400 (+150), not to 350 (+100) as the continuous test would say
+    df = pd.DataFrame({"rep_id": list("ABC"), "potential": [1.0, 1, 1], "history": [250.0] * 3})
+    with pytest.raises(InfeasibleError) as e:
+        set_quotas(df, 1000, "potential", ceiling=250, unit=100, simulate=False)
+    rel = [r for r in e.value.suggestion["relaxations"] if r["family"] == "limits"][0]
+    assert rel["by"] == 150
+    set_quotas(df, 1000, "potential", ceiling=400, unit=100)
+    with pytest.raises(InfeasibleError):
+        set_quotas(df, 1000, "potential", ceiling=399, unit=100)
+    # growth: 250·(1 + g) must allow 400 → g = 0.6 exactly (not 0.3334)
+    with pytest.raises(InfeasibleError) as e:
+        set_quotas(df, 1000, "potential", growth=(None, 0.2), unit=100)
+    rel = [r for r in e.value.suggestion["relaxations"] if r["family"] == "growth"][0]
+    assert rel["to"] == pytest.approx(0.6, abs=1e-4)
+
+
+def test_edge_cases_zero_baseline_all_fixed_fixed_family_and_new_hires():
+    # B and C are capped at 400 each; A (no potential) takes the rest
+    r = set_quotas(pd.DataFrame({"rep_id": list("ABC"), "potential": [0.0, 100, 100]}), 1000, ceiling=400)
+    np.testing.assert_allclose(q_of(r), [200, 400, 400])
+    r = set_quotas(three(), 300, fixed={"A": 100, "B": 100, "C": 100}, unit=10)
+    assert list(q_of(r)) == [100, 100, 100]
+    with pytest.raises(InfeasibleError) as e:
+        set_quotas(three(), 1000, fixed={"C": 1100})
+    assert e.value.family == "fixed"
+    # a rep without history has no growth bound (and a note says so)
+    r = set_quotas(three(history=[0.0, 200, 500]), 1000, growth=(-0.5, 1.0))
+    np.testing.assert_allclose(q_of(r), [100, 200, 700], atol=1e-6)
+    assert any("without history" in n for n in r.notes)
+    # a 'rollup' column is found without naming it
+    t = pd.DataFrame({"rep_id": ["A", "B"], "rollup": ["10", "30"]})
+    np.testing.assert_allclose(q_of(set_quotas(t, 100, "rollup")), [25, 75])
+
+
+def test_quotas_csv_keeps_the_exact_sum(tmp_path):
+    from spmopt.report.outputs import write_quotas
+
+    r = set_quotas(pd.DataFrame({"rep_id": list("ABC"), "potential": [1.0, 2, 3]}), 123_456_789_012, unit=1)
+    write_quotas(r, tmp_path, plot=False)
+    back = pd.read_csv(tmp_path / "quotas.csv")
+    assert sum(int(x) for x in back["quota"]) == 123_456_789_012
 
 
 # ---------------------------------------------------------------------------------------------- equal chance
@@ -180,6 +225,10 @@ def test_equal_chance_analytic_two_reps():
                        "deal_size_mean": [1000, 1000], "deal_size_cv": [0, 0]})
     r = set_quotas(df, 100_000, "equal_chance", trials=4000, seed=1)
     np.testing.assert_allclose(r.table["quota"], [50_000, 50_000], rtol=1e-9)
+    # a total beyond the unbounded range that a fixed quota makes placeable (review case)
+    small = df.assign(opportunities_per_year=[10, 10])
+    r = set_quotas(small, 30_000, "equal_chance", fixed={"A": 25_000}, trials=500)
+    assert list(r.table["quota"]) == [25_000, 5_000]
 
 
 # ---------------------------------------------------------------------------------------------- relief
@@ -252,7 +301,7 @@ def test_cli_quota_and_relief(tmp_path):
 
     res = runner.invoke(app, ["quota", "--reps", REPS, "--target", "30000000", "--growth", "-0.05:0.2",
                               "--no-simulate", "--out", str(tmp_path / "x")])
-    assert res.exit_code == 3 and "growth upper bound +20.00 % -> +30.1" in res.output
+    assert res.exit_code == 3 and "growth upper bound +20 % -> +30.12 %" in res.output
 
     q = tmp_path / "tq"
     res = runner.invoke(app, ["quota", "--units", "scenarios/northeast/units.csv", "--target", "400000",

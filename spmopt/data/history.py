@@ -88,7 +88,7 @@ def quota_reps(n_reps: int = 20, seed: int = 23) -> pd.DataFrame:
 
     Expected sales E are 0.8–1.6 M a year, but the reps sell very differently: from about 5 large, uneven deals
     a year (deal-size CV up to 1.6) to about 70 small, even ones — so the year-to-year variability of their
-    sales ranges from about 12 % to 70 %. ``potential`` is the territory's market potential (E ÷ a penetration
+    sales ranges from about 15 % to 80 %. ``potential`` is the territory's market potential (E ÷ a penetration
     of 40–60 %), ``history`` last year's sales (E with that variability, log-normal), ``last_quota`` last
     year's quota (E × 0.95–1.15, rounded to 1,000)."""
     rng = np.random.default_rng(seed)

@@ -71,10 +71,10 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike, *, float_format: str = "%.10g") -> Path:
     """Write ``df`` as CSV through a temporary file, so an interrupted run never leaves half a file."""
     p = Path(path)
-    _atomic_write(p, lambda tmp: df.to_csv(tmp, index=False, float_format="%.10g"))
+    _atomic_write(p, lambda tmp: df.to_csv(tmp, index=False, float_format=float_format))
     return p
 
 

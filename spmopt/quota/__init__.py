@@ -154,7 +154,7 @@ def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapp
             total = float(total_r)
     bounds = Bounds(growth=growth, ratio=ratio, floor=floor, ceiling=ceiling, fixed=dict(fixed or {}))
     bx = boxes(b_, bounds)
-    notes: list[str] = []
+    notes: list[str] = list(bx.notes)
     for i in np.flatnonzero(bx.is_fixed):
         v = bx.fixed[i]
         lo_o = max([0.0, *(float(a[i]) for a in bx.lo.values())])
@@ -177,8 +177,13 @@ def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapp
         samples = simulated_sales(b_.reps, trials=trials, seed=seed, stress=stress, stress_case=stress_case,
                                   workers=workers)
         Q = SalesQuantiles(samples)
-        b, pi0 = equal_chance_fill(Q, np.zeros(len(b_)), np.full(len(b_), np.inf), total)
         p, pi = equal_chance_fill(Q, lo, hi, total)
+        try:
+            b, pi0 = equal_chance_fill(Q, np.zeros(len(b_)), np.full(len(b_), np.inf), total)
+        except InputError:   # only the bounded problem can place this total: it is the baseline too
+            b, pi0 = p.copy(), pi
+            notes.append("the total is outside the simulated sales' range without the bounds; the baseline is "
+                         "the bounded equal-chance quotas")
         extra = {"common_probability": pi, "common_probability_unbounded": pi0}
     else:
         w = blend_weights(weights) if method == "blend" else None
@@ -257,6 +262,8 @@ def _summary(basis, t, method, deviation, target, over, total, unit, bounds, f, 
                    "ceiling": bounds.ceiling, "fixed": len(t[t["bound"] == "fixed"])},
         "binding": {k: int(v) for k, v in t["bound"][t["bound"] != ""].value_counts().items()},
         "solver": {"status": f.stage1.status, "tie_break_status": f.stage2.status, "solver": f.stage1.solver,
+                   "rounding_status": None if f.rounding is None else f.rounding.status,
+                   "rounding_seconds": None if f.rounding is None else round(f.rounding.seconds, 4),
                    "deviation_objective": f.deviation, "seconds": round(f.stage1.seconds + f.stage2.seconds, 4),
                    "build_seconds": round(f.build_seconds, 4)},
         "seconds": round(seconds, 3), "notes": list(notes),

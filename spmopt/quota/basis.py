@@ -48,6 +48,7 @@ class QuotaBasis:
     reps: object | None = None                              # spmopt.sim.Reps when the table has simulator columns
     source: str = "<basis>"
     columns: dict[str, str] = field(default_factory=dict)   # which input column fed potential/history/rollup
+    rows: tuple[int, ...] | None = None                     # spreadsheet row of each holder (table input)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -65,7 +66,8 @@ class QuotaBasis:
         if np.isnan(v).any():
             i = int(np.flatnonzero(np.isnan(v))[0])
             raise InputError(f"{why} needs '{col}' for every {self.id_column[:-3]}; {self.ids[i]} has none",
-                             source=self.source, column=col, value=self.ids[i])
+                             source=self.source, row=self.rows[i] if self.rows else None, column=col,
+                             value=self.ids[i])
         return v
 
 
@@ -87,6 +89,7 @@ def basis_from_table(df: pd.DataFrame, *, potential: str = "potential", history:
     source = source or _source(df, "<reps>")
     if len(df) == 0:
         raise InputError("the table has no rows", source=source)
+    rollup = rollup or ("rollup" if "rollup" in df.columns else None)
     id_col = "rep_id" if "rep_id" in df.columns else "territory_id"
     _require_column(df, id_col, source)
     ids = _ids(df, id_col, source)
@@ -112,7 +115,7 @@ def basis_from_table(df: pd.DataFrame, *, potential: str = "potential", history:
         floor=_optional(df, "floor", source, what="floor"),
         ceiling=_optional(df, "ceiling", source, what="ceiling"),
         fixed=_optional(df, "fixed_quota", source, what="fixed quota"),
-        labels=labels, reps=reps, source=source,
+        labels=labels, reps=reps, source=source, rows=tuple(int(r) for r in _rows(df)),
         columns={"potential": potential, "history": history, "rollup": rollup or "rollup"})
 
 
@@ -158,6 +161,7 @@ def basis_from_units(units: pd.DataFrame, assignment: pd.DataFrame | pd.Series |
                      history: str = "history", rollup: str | None = None) -> QuotaBasis:
     """Sum unit figures per territory of ``assignment`` (or of the units' ``current_territory``)."""
     usrc = _source(units, "<units>")
+    rollup = rollup or ("rollup" if "rollup" in units.columns else None)
     for col in (c for c in (potential, history, rollup) if c):
         if col not in units.columns and col not in ("potential", "history"):
             raise InputError(f"column '{col}' is not in the units file (columns found: "
@@ -210,11 +214,8 @@ def basis_from_units(units: pd.DataFrame, assignment: pd.DataFrame | pd.Series |
                 v = parse_numeric(territories, col, tsrc, allow_missing=True, nonnegative=True, what=col)
                 arr = np.full(n, np.nan)
                 arr[pos] = v
-                if key == "history":
-                    if (np.isnan(arr)).any():
-                        t = order[int(np.flatnonzero(np.isnan(arr))[0])]
-                        raise InputError(f"territory '{t}' has no {col}", source=tsrc, column=col, value=t)
-                    b["history"] = arr
+                if key == "history":   # blank or missing territories keep the units' sum
+                    b["history"] = np.where(np.isnan(arr), b["history"], arr)
                 else:
                     extra[key] = arr
         for c in ("rep_id", "name"):

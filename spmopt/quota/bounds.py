@@ -90,6 +90,7 @@ class Boxes:
     hi: dict[str, np.ndarray]
     fixed: np.ndarray            # NaN = not fixed
     params: dict[str, tuple]     # the scalar parameters of each family, for relaxations
+    notes: list[str] = field(default_factory=list)
 
     @property
     def is_fixed(self) -> np.ndarray:
@@ -107,7 +108,7 @@ class Boxes:
         """Which family sets each holder's lower (``side='lo'``) or upper bound ('' when none does)."""
         fams = list(self.lo if side == "lo" else self.hi)
         if not fams:
-            return np.full(len(self.fixed), "", dtype=object)
+            return np.where(self.is_fixed, "fixed", "").astype(object)
         stack = np.vstack([(self.lo if side == "lo" else self.hi)[f] for f in fams])
         k = np.argmax(stack, axis=0) if side == "lo" else np.argmin(stack, axis=0)
         val = stack[k, np.arange(stack.shape[1])]
@@ -122,11 +123,16 @@ def boxes(basis, bounds: Bounds) -> Boxes:
     lo: dict[str, np.ndarray] = {}
     hi: dict[str, np.ndarray] = {}
     params: dict[str, tuple] = {}
+    notes: list[str] = []
     if bounds.growth is not None:
         h = basis.require("history", "a growth bound")
         g_lo, g_hi = bounds.growth
-        lo["growth"] = h * (1 + g_lo) if g_lo is not None else np.full(n, -np.inf)
-        hi["growth"] = h * (1 + g_hi) if g_hi is not None else np.full(n, np.inf)
+        none = h <= 0          # growth is undefined without history (new hires, new territories): no bound
+        lo["growth"] = np.where(none, -np.inf, h * (1 + g_lo)) if g_lo is not None else np.full(n, -np.inf)
+        hi["growth"] = np.where(none, np.inf, h * (1 + g_hi)) if g_hi is not None else np.full(n, np.inf)
+        if none.any():
+            notes.append(f"{int(none.sum())} holder(s) without history ({', '.join(np.array(basis.ids)[none][:5])}"
+                         f"{' …' if none.sum() > 5 else ''}) have no growth bound")
         params["growth"] = (g_lo, g_hi)
     if bounds.ratio is not None:
         p = basis.require("potential", "a quota/potential bound")
@@ -147,20 +153,36 @@ def boxes(basis, bounds: Bounds) -> Boxes:
             raise InputError(f"fixed quota for '{k}', which is not in {basis.source}", source=basis.source,
                              column=basis.id_column, value=k)
         fixed[index[str(k)]] = float(v)
-    return Boxes(lo=lo, hi=hi, fixed=fixed, params=params)
+    return Boxes(lo=lo, hi=hi, fixed=fixed, params=params, notes=notes)
 
 
-def _money(v: float) -> str:
+def _money(v: float, unit: float | None = None) -> str:
+    if not math.isfinite(v):
+        return "no limit"
     a = abs(v)
+    if unit and unit < 1:
+        return f"{v:,.{max(0, -math.floor(math.log10(unit)))}f}"
     if a >= 1e9:
-        return f"{v / 1e9:,.3g} bn"
+        return f"{v / 1e9:,.4g} bn"
     if a >= 1e6:
-        return f"{v / 1e6:,.4g} M"
-    return f"{v:,.0f}"
+        return f"{v / 1e6:,.6g} M"
+    if a >= 100 or float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.4g}"
 
 
-def _feasible(bx: Boxes, total: float) -> bool:
+def _bounds(bx: Boxes, unit: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Effective bounds; with ``unit``, the free holders' rounded inward to multiples of it."""
     lo, hi = bx.lower(), bx.upper()
+    if unit:
+        free = ~bx.is_fixed
+        lo = np.where(free, np.ceil(lo / unit - 1e-9) * unit, lo)
+        hi = np.where(free, np.floor(hi / unit + 1e-9) * unit, hi)
+    return lo, hi
+
+
+def _feasible(bx: Boxes, total: float, unit: float | None = None) -> bool:
+    lo, hi = _bounds(bx, unit)
     tol = 1e-9 * max(1.0, abs(total))
     return bool((lo <= hi + tol).all() and lo.sum() <= total + tol and hi.sum() >= total - tol)
 
@@ -171,9 +193,9 @@ def _relaxed(bx: Boxes, basis, family: str, side: str, s: float) -> Boxes:
     if family == "growth":
         h = basis.history
         if side == "lo":
-            lo["growth"] = h * (1 + bx.params["growth"][0] - s)
+            lo["growth"] = np.where(h <= 0, -np.inf, h * (1 + bx.params["growth"][0] - s))
         else:
-            hi["growth"] = h * (1 + bx.params["growth"][1] + s)
+            hi["growth"] = np.where(h <= 0, np.inf, h * (1 + bx.params["growth"][1] + s))
     elif family == "ratio":
         p = basis.potential
         if side == "lo":
@@ -185,16 +207,18 @@ def _relaxed(bx: Boxes, basis, family: str, side: str, s: float) -> Boxes:
             lo["limits"] = bx.lo["limits"] - s
         else:
             hi["limits"] = bx.hi["limits"] + s
-    return Boxes(lo=lo, hi=hi, fixed=bx.fixed if family != "fixed" else np.full(n, np.nan), params=bx.params)
+    return Boxes(lo=lo, hi=hi, fixed=bx.fixed if family != "fixed" else np.full(n, np.nan), params=bx.params,
+                 notes=bx.notes)
 
 
-def _smallest(bx: Boxes, basis, family: str, side: str, total: float, cap: float) -> float | None:
-    if not _feasible(_relaxed(bx, basis, family, side, cap), total):
+def _smallest(bx: Boxes, basis, family: str, side: str, total: float, cap: float,
+              unit: float | None = None) -> float | None:
+    if not _feasible(_relaxed(bx, basis, family, side, cap), total, unit):
         return None
     a, b = 0.0, cap
     for _ in range(200):
         m = 0.5 * (a + b)
-        if _feasible(_relaxed(bx, basis, family, side, m), total):
+        if _feasible(_relaxed(bx, basis, family, side, m), total, unit):
             b = m
         else:
             a = m
@@ -203,19 +227,19 @@ def _smallest(bx: Boxes, basis, family: str, side: str, total: float, cap: float
     return b
 
 
-def _smallest_pair(bx: Boxes, basis, pair, total: float) -> float | None:
+def _smallest_pair(bx: Boxes, basis, pair, total: float, unit: float | None = None) -> float | None:
     def at(t: float) -> Boxes:
         out = bx
         for fam, side, cap in pair:
             out = _relaxed(out, basis, fam, side, t * cap)
         return out
 
-    if not _feasible(at(1.0), total):
+    if not _feasible(at(1.0), total, unit):
         return None
     a, b = 0.0, 1.0
     for _ in range(100):
         m = 0.5 * (a + b)
-        a, b = (a, m) if _feasible(at(m), total) else (m, b)
+        a, b = (a, m) if _feasible(at(m), total, unit) else (m, b)
         if b - a <= 1e-10:
             break
     return b
@@ -226,135 +250,147 @@ def _describe(family: str, side: str, bx: Boxes, s: float, unit_money: float) ->
     if family in ("growth", "ratio"):
         old = bx.params[family][0 if side == "lo" else 1]
         step = 1e-4 if family == "growth" else 1e-3
-        s = math.ceil(s / step - 1e-9) * step
         new = old - s if side == "lo" else old + s
+        new = (math.floor(new / step + 1e-9) if side == "lo" else math.ceil(new / step - 1e-9)) * step
+        new = max(new, -1.0 if family == "growth" else 0.0)
+        new = round(new, 6)
         if family == "growth":
-            return (f"growth {word} bound {100 * old:+.2f} % -> {100 * new:+.2f} %",
-                    {"family": family, "side": word, "from": old, "to": round(new, 6)})
-        return (f"quota/potential {word} bound {old:.3f} -> {new:.3f}",
-                {"family": family, "side": word, "from": old, "to": round(new, 6)})
-    s = math.ceil(s / unit_money - 1e-9) * unit_money
+            return (f"growth {word} bound {100 * old:+g} % -> {100 * new:+.2f} %",
+                    {"family": family, "side": word, "from": old, "to": new})
+        return (f"quota/potential {word} bound {old:g} -> {new:.3f}",
+                {"family": family, "side": word, "from": old, "to": new})
+    step = 10 ** (math.floor(math.log10(s)) - 3) if s > 0 else unit_money   # up, at 4 significant digits
+    s = round(math.ceil(s / step - 1e-9) * step, 10)
     what = "floors" if side == "lo" else "ceilings"
-    return (f"{'lower' if side == 'lo' else 'raise'} every {what[:-1]} by {_money(s)}",
+    return (f"{'lower' if side == 'lo' else 'raise'} every {what[:-1]} by {_money(s, unit_money)}",
             {"family": family, "side": word, "by": s})
 
 
 def diagnose(bx: Boxes, basis, total: float, *, unit: float | None = None) -> None:
-    """Raise :class:`InfeasibleError` when the boxes and Σ q = total cannot all hold (continuous, then with
-    rounding to ``unit``); return quietly when they can."""
-    lo, hi = bx.lower(), bx.upper()
+    """Raise :class:`InfeasibleError` when the boxes and Σ q = total cannot all hold (with rounding to ``unit``:
+    with the bounds rounded inward to multiples of it); return quietly when they can. Relaxations are searched
+    with the same rounding, so the one printed works."""
+    if unit:
+        _check_sum_multiple(bx, total, float(unit))
+    if _feasible(bx, total, unit):
+        return
+    lo, hi = _bounds(bx, unit)
     tol = 1e-9 * max(1.0, abs(total))
     ids = basis.ids
-    if not _feasible(bx, total):
-        reasons, family = [], None
-        set_lo, set_hi = bx.setter("lo"), bx.setter("hi")
-        clash = np.flatnonzero(lo > hi + tol)
-        if clash.size:
-            i = int(clash[0])
+    rounding_only = bool(unit) and _feasible(bx, total)
+    reasons, family = [], None
+    set_lo, set_hi = bx.setter("lo"), bx.setter("hi")
+    clash = np.flatnonzero(lo > hi + tol)
+
+    def m(v: float) -> str:
+        return _money(v, unit)
+
+    if clash.size:
+        i = int(clash[0])
+        if rounding_only:
+            c_lo, c_hi = bx.lower()[i], bx.upper()[i]
+            reasons.append(f"{len(clash)} holder(s) have bounds that hold no multiple of the rounding unit "
+                           f"{unit:,g}, e.g. {ids[i]}: [{_money(c_lo, 0.01)}, {_money(c_hi, 0.01)}]")
+            family = "rounding"
+        else:
             reasons.append(f"{len(clash)} holder(s) have a lower bound above their upper bound, e.g. {ids[i]}: "
-                           f"{FAMILY_LABEL.get(set_lo[i], set_lo[i])} needs >= {_money(lo[i])} but "
-                           f"{FAMILY_LABEL.get(set_hi[i], set_hi[i])} allows <= {_money(hi[i])}")
+                           f"{FAMILY_LABEL.get(set_lo[i], set_lo[i])} needs >= {m(lo[i])} but "
+                           f"{FAMILY_LABEL.get(set_hi[i], set_hi[i])} allows <= {m(hi[i])}")
             family = set_lo[i]
-        elif lo.sum() > total + tol:
-            share = {f: float(lo[set_lo == f].sum()) for f in set(set_lo) if f}
-            family = max(share, key=share.get) if share else "target"
-            reasons.append(f"the lowest quotas the bounds allow add up to {_money(lo.sum())}, above the total "
-                           f"{_money(total)} ({FAMILY_LABEL.get(family, family)} lower bounds bind)")
-        else:
-            share = {f: float(hi[set_hi == f].sum()) for f in set(set_hi) if f}
-            family = max(share, key=share.get) if share else "target"
-            reasons.append(f"the highest quotas the bounds allow add up to {_money(hi.sum())}, below the total "
-                           f"{_money(total)} ({FAMILY_LABEL.get(family, family)} upper bounds bind)")
-        fixes, suggestion = [], {}
-        money_step = unit or max(1.0, 10 ** math.floor(math.log10(max(total / max(len(ids), 1), 1.0)) - 3))
-        sides = []
-        for fam in ("growth", "ratio", "limits"):
-            if fam not in bx.params:
+    elif lo.sum() > total + tol:
+        share = {f: float(lo[set_lo == f].sum()) for f in set(set_lo) if f}
+        family = "rounding" if rounding_only else (max(share, key=share.get) if share else "target")
+        reasons.append(f"the lowest quotas the bounds allow{' (rounded)' if unit else ''} add up to "
+                       f"{m(lo.sum())}, above the total {m(total)} ({FAMILY_LABEL.get(family, family)} "
+                       f"{'lower bounds bind' if family != 'rounding' else 'makes it so'})")
+    else:
+        share = {f: float(hi[set_hi == f].sum()) for f in set(set_hi) if f}
+        family = "rounding" if rounding_only else (max(share, key=share.get) if share else "target")
+        reasons.append(f"the highest quotas the bounds allow{' (rounded)' if unit else ''} add up to "
+                       f"{m(hi.sum())}, below the total {m(total)} ({FAMILY_LABEL.get(family, family)} "
+                       f"{'upper bounds bind' if family != 'rounding' else 'makes it so'})")
+    fixes, suggestion = [], {}
+    if rounding_only:
+        works = _unit_that_works(bx, total, float(unit))
+        if works:
+            fixes.append(f"rounding to {works:,g}")
+            suggestion["unit"] = works
+    money_step = unit or max(1.0, 10 ** math.floor(math.log10(max(total / max(len(ids), 1), 1.0)) - 3))
+    sides = []
+    for fam in ("growth", "ratio", "limits"):
+        if fam not in bx.params:
+            continue
+        for side in ("lo", "hi"):
+            par = bx.params[fam][0 if side == "lo" else 1]
+            if par is None and fam != "limits":
                 continue
-            for side in ("lo", "hi"):
-                par = bx.params[fam][0 if side == "lo" else 1]
-                if par is None and fam != "limits":
-                    continue
-                if fam == "limits" and not np.isfinite(bx.lo[fam] if side == "lo" else bx.hi[fam]).any():
-                    continue
-                cap = {"growth": 1.0 + (par or 0) if side == "lo" else 10.0,
-                       "ratio": (par or 0) if side == "lo" else 10.0 * max(par or 0, 0.1),
-                       "limits": float(np.nanmax(np.where(np.isfinite(bx.lo[fam]), bx.lo[fam], 0)))
-                       if side == "lo" else abs(total)}[fam]
-                sides.append((fam, side, max(cap, 0.0)))
-        for fam, side, cap in sides:
-            s = _smallest(bx, basis, fam, side, total, cap)
-            if s is not None and s > 0:
-                text, info = _describe(fam, side, bx, s, money_step)
-                fixes.append(text)
-                suggestion.setdefault("relaxations", []).append(info)
-        if not fixes:  # no single family will do: the smallest joint relaxation of two, as a share of their range
-            best = None
-            for a in range(len(sides)):
-                for c in range(a + 1, len(sides)):
-                    pair = (sides[a], sides[c])
-                    t = _smallest_pair(bx, basis, pair, total)
-                    if t is not None and (best is None or t < best[0]):
-                        best = (t, pair)
-            if best is not None:
-                t, pair = best
-                texts, infos = zip(*(_describe(f, sd, bx, t * cap, money_step) for f, sd, cap in pair), strict=True)
-                fixes.append(" and ".join(texts))
-                suggestion["joint_relaxation"] = list(infos)
-        if bx.is_fixed.any() and _feasible(_relaxed(bx, basis, "fixed", "", 0.0), total):
-            fixes.append("un-fix the fixed quotas")
-            suggestion.setdefault("relaxations", []).append({"family": "fixed", "unfix": True})
-        if not clash.size:
-            fixes.append(f"a total between {_money(lo.sum())} and {_money(hi.sum())}")
-            suggestion["total_range"] = [float(lo.sum()), float(hi.sum())]
-        if "joint_relaxation" in suggestion:
-            tail = "no single family's relaxation works; the smallest joint one of two that does: " + fixes[0]
-            fixes = fixes[1:]
-            if fixes:
-                tail += "; or " + "; or ".join(fixes)
-        else:
-            tail = ("smallest single relaxations that work: " + "; or ".join(fixes)) if fixes else \
-                "no single or joint relaxation of the bound families works"
-        raise InfeasibleError(f"quotas cannot meet all bounds: {reasons[0]}; {tail}", family=family,
-                              suggestion=suggestion)
-    if unit:
-        _check_rounding(bx, basis, total, float(unit))
+            if fam == "limits" and not np.isfinite(bx.lo[fam] if side == "lo" else bx.hi[fam]).any():
+                continue
+            cap = {"growth": 1.0 + (par or 0) if side == "lo" else 10.0,
+                   "ratio": (par or 0) if side == "lo" else 10.0 * max(par or 0, 0.1),
+                   "limits": float(np.nanmax(np.where(np.isfinite(bx.lo[fam]), bx.lo[fam], 0)))
+                   if side == "lo" else abs(total)}[fam]
+            sides.append((fam, side, max(cap, 0.0)))
+    for fam, side, cap in sides:
+        s = _smallest(bx, basis, fam, side, total, cap, unit)
+        if s is not None and s > 0:
+            text, info = _describe(fam, side, bx, s, money_step)
+            fixes.append(text)
+            suggestion.setdefault("relaxations", []).append(info)
+    if not fixes:  # no single family will do: the smallest joint relaxation of two, as a share of their range
+        best = None
+        for a in range(len(sides)):
+            for c in range(a + 1, len(sides)):
+                pair = (sides[a], sides[c])
+                t = _smallest_pair(bx, basis, pair, total, unit)
+                if t is not None and (best is None or t < best[0]):
+                    best = (t, pair)
+        if best is not None:
+            t, pair = best
+            texts, infos = zip(*(_describe(f, sd, bx, t * cap, money_step) for f, sd, cap in pair), strict=True)
+            fixes.append(" and ".join(texts))
+            suggestion["joint_relaxation"] = list(infos)
+    if bx.is_fixed.any() and _feasible(_relaxed(bx, basis, "fixed", "", 0.0), total, unit):
+        fixes.append("un-fix the fixed quotas")
+        suggestion.setdefault("relaxations", []).append({"family": "fixed", "unfix": True})
+    if not clash.size and lo.sum() <= hi.sum():
+        fixes.append(f"a total between {m(lo.sum())} and {m(hi.sum())}" if np.isfinite(hi.sum()) else
+                     f"a total of at least {m(lo.sum())}")
+        suggestion["total_range"] = [float(lo.sum()), float(hi.sum())]
+    if "joint_relaxation" in suggestion:
+        tail = "no single family's relaxation works; the smallest joint one of two that does: " + fixes[0]
+        fixes = fixes[1:]
+        if fixes:
+            tail += "; or " + "; or ".join(fixes)
+    else:
+        tail = ("smallest single relaxations that work: " + "; or ".join(fixes)) if fixes else \
+            "no single or joint relaxation of the bound families works"
+    what = "be rounded" if rounding_only else "meet all bounds"
+    raise InfeasibleError(f"quotas cannot {what}: {reasons[0]}; {tail}", family=family, suggestion=suggestion)
 
 
-def _rounding_problem(lo, hi, free, rest, unit) -> str | None:
-    klo = np.ceil(lo[free] / unit - 1e-9)
-    khi = np.floor(hi[free] / unit + 1e-9)
-    K = rest / unit
-    if abs(K - round(K)) > 1e-9 * max(1.0, abs(K)):
-        return "sum"
-    if (klo > khi).any():
-        return "holder"
-    if klo.sum() > round(K) or khi.sum() < round(K):
-        return "range"
+def _unit_that_works(bx: Boxes, total: float, unit: float) -> float | None:
+    for d in (2, 4, 5, 10, 20, 25, 50, 100, 1000):
+        u = unit / d
+        rest = total - float(bx.fixed[bx.is_fixed].sum())
+        k = rest / u
+        if abs(k - round(k)) <= 1e-9 * max(1.0, abs(k)) and _feasible(bx, total, u):
+            return u
     return None
 
 
-def _check_rounding(bx: Boxes, basis, total: float, unit: float) -> None:
-    lo, hi = bx.lower(), bx.upper()
-    free = ~bx.is_fixed
-    rest = total - float(lo[~free].sum())
-    problem = _rounding_problem(lo, hi, free, rest, unit)
-    if problem is None:
+def _check_sum_multiple(bx: Boxes, total: float, unit: float) -> None:
+    rest = total - float(bx.fixed[bx.is_fixed].sum())
+    k = rest / unit
+    if abs(k - round(k)) <= 1e-9 * max(1.0, abs(k)):
         return
-    works = next((u for u in (unit / d for d in (2, 4, 5, 10, 20, 25, 50, 100, 1000))
-                  if _rounding_problem(lo, hi, free, rest, u) is None), None)
+    fixed = total - rest
+    below = math.floor(k) * unit + fixed
+    works = _unit_that_works(bx, total, unit)
     hint = f"; rounding to {works:,g} works" if works else ""
-    if problem == "sum":
-        below = math.floor(rest / unit) * unit + (total - rest)
-        msg = (f"the total {total:,.2f} (less fixed quotas) is not a multiple of the rounding unit {unit:,g}: "
-               f"use a total of {below:,.0f} or {below + unit:,.0f}{hint}")
-    elif problem == "holder":
-        klo = np.ceil(lo / unit - 1e-9)
-        khi = np.floor(hi / unit + 1e-9)
-        i = int(np.flatnonzero(free & (klo > khi))[0])
-        msg = (f"{basis.ids[i]}'s bounds [{lo[i]:,.2f}, {hi[i]:,.2f}] hold no multiple of the rounding unit "
-               f"{unit:,g}{hint}")
-    else:
-        msg = f"the bounds rounded to multiples of {unit:,g} cannot add up to the total {total:,.0f}{hint}"
-    raise InfeasibleError(f"quotas cannot be rounded: {msg}", family="rounding",
-                          suggestion={"unit": works} if works else {})
+    what = "the total less fixed quotas" if bx.is_fixed.any() else "the total"
+    raise InfeasibleError(f"quotas cannot be rounded: {what} ({_money(rest, unit)}) is not a multiple of the "
+                          f"rounding unit {unit:,g}: use a total of {_money(below, unit)} or "
+                          f"{_money(below + unit, unit)}{hint}", family="rounding",
+                          suggestion={"unit": works, "total": [below, below + unit]} if works else
+                          {"total": [below, below + unit]})

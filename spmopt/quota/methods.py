@@ -74,6 +74,15 @@ def proportional_fill(b: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: floa
     hi_top = 1.0
     while f(hi_top) < total and hi_top < 1e12:
         hi_top *= 2.0
+    if f(hi_top) < total:
+        # every holder with a baseline is at its upper bound: the rest goes to the holders without one
+        # (b = 0), spread equally within their bounds
+        zero = b <= 0
+        q = np.where(zero, lo, np.clip(hi_top * b, lo, hi))
+        if zero.any():
+            qz, _ = proportional_fill(np.ones(int(zero.sum())), lo[zero], hi[zero], total - q[~zero].sum())
+            q[zero] = qz
+        return q, float("inf")
     if f(0.0) >= total:
         lam = 0.0
     else:

@@ -139,7 +139,8 @@ def write_quotas(quotas, out_dir: str | Path, *, plot: bool = True, inputs: dict
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = dict(quotas.summary, inputs=inputs or {})
-    paths = {"quotas": write_csv_atomic(quotas.table, out / "quotas.csv"),
+    # 15 significant digits: quotas up to 1e13 keep their cents, so the file's sum is the exact sum
+    paths = {"quotas": write_csv_atomic(quotas.table, out / "quotas.csv", float_format="%.15g"),
              "summary": write_json_atomic(summary, out / "summary.json")}
     if plot:
         from spmopt.report.plots import plot_quotas
@@ -152,8 +153,8 @@ def write_relief(relief, out_dir: str | Path, *, plot: bool = True, inputs: dict
     """Write ``relief.csv`` (per territory), ``moves.csv`` (per moved unit), ``summary.json`` and ``relief.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"relief": write_csv_atomic(relief.table, out / "relief.csv"),
-             "moves": write_csv_atomic(relief.moves, out / "moves.csv"),
+    paths = {"relief": write_csv_atomic(relief.table, out / "relief.csv", float_format="%.15g"),
+             "moves": write_csv_atomic(relief.moves, out / "moves.csv", float_format="%.15g"),
              "summary": write_json_atomic(dict(relief.summary, inputs=inputs or {}), out / "summary.json")}
     if plot:
         from spmopt.report.plots import plot_relief
