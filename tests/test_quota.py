@@ -122,6 +122,27 @@ def test_rounding_keeps_the_sum_exact_and_stays_near_the_spread():
     assert ratio.max() - ratio.min() < 1e-9
 
 
+def test_greedy_rounding_matches_brute_force():
+    import itertools
+
+    from spmopt.quota.model import greedy_rounding
+
+    rng = np.random.default_rng(2)
+    for _ in range(40):
+        n = int(rng.integers(2, 5))
+        q = rng.uniform(0, 6, n)
+        w = rng.uniform(0.2, 3, n)
+        klo = np.floor(q) - rng.integers(0, 3, n)
+        khi = np.ceil(q) + rng.integers(0, 3, n)
+        K = int(rng.integers(int(klo.sum()), int(khi.sum()) + 1))
+        best = min((float(np.sum(w * np.abs(np.array(k) - q))), k)
+                   for k in itertools.product(*(range(int(a), int(b) + 1) for a, b in zip(klo, khi, strict=True)))
+                   if sum(k) == K)
+        g = greedy_rounding(q, w, klo, khi, K)
+        assert g.sum() == K and (g >= klo).all() and (g <= khi).all()
+        assert float(np.sum(w * np.abs(g - q))) == pytest.approx(best[0], abs=1e-12)
+
+
 def test_three_way_rounding_by_hand():
     r = set_quotas(pd.DataFrame({"rep_id": list("XYZ"), "potential": [1, 1, 1.001]}), 1000, unit=10)
     assert sorted(q_of(r)) == [330, 330, 340] and q_of(r)["Z"] == 340
