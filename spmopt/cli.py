@@ -28,6 +28,18 @@ def _fail(exc: SpmoptError) -> None:
     raise typer.Exit(code)
 
 
+def _fail_strict(exc: Exception) -> None:
+    """Our errors as usual; an OS error (unreadable file, --out a file) as bad input; any other ValueError as an
+    internal error — in one line, exit 1, not dressed up as the user's mistake."""
+    if isinstance(exc, SpmoptError):
+        _fail(exc)
+    if isinstance(exc, OSError):
+        _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+    console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
+                  "(please report it)", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
+
+
 def parse_pairs(values: list[str] | None, option: str) -> dict[str, float]:
     """``['potential=0.05', 'workload=0.1']`` → ``{'potential': 0.05, 'workload': 0.1}``."""
     out: dict[str, float] = {}
@@ -423,14 +435,8 @@ def quota(
             "units": None if units is None else str(units), "assignment": None if assignment is None else
             str(assignment), "territories": None if territories is None else str(territories),
             "reps": None if reps is None else str(reps), "stress": None if stress is None else str(stress)})
-    except SpmoptError as exc:
-        _fail(exc)
-    except ValueError as exc:    # not an input problem we know of: say so, in one line
-        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
-                      "(please report it)", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+    except (SpmoptError, ValueError, OSError) as exc:
+        _fail_strict(exc)
     _print_quotas(q)
     console.print(f"wrote {', '.join(Path(p).name for p in paths.values())} to {out} "
                   f"({time.perf_counter() - t0:.1f} s)")
@@ -504,14 +510,8 @@ def quota_relief_cmd(
         paths = write_relief(r, out, plot=plot, inputs={"units": str(units), "quotas": str(quotas),
                                                         "after": str(after),
                                                         "before": None if before is None else str(before)})
-    except SpmoptError as exc:
-        _fail(exc)
-    except ValueError as exc:    # not an input problem we know of: say so, in one line
-        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
-                      "(please report it)", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+    except (SpmoptError, ValueError, OSError) as exc:
+        _fail_strict(exc)
     for n in r.notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
     s = r.summary
