@@ -188,8 +188,8 @@ def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapp
     else:
         w = blend_weights(weights) if method == "blend" else None
         b = total * baseline_shares(b_, method, w)
-        p, lam = proportional_fill(b, lo, hi, total)
-        extra = {"weights": w, "scale": lam}
+        p, _ = proportional_fill(b, lo, hi, total)
+        extra = {"weights": w}
     say("solving the quota model")
     f = fit(b, p, lo, hi, bx.fixed, total, deviation=deviation, unit=unit, options=options)
     q = f.quota

@@ -26,7 +26,6 @@ import pandas as pd
 from spmopt.data.validate import _id_text, _ids, _is_missing, _rows, _source, parse_numeric
 from spmopt.errors import InputError
 
-PER_ROW_BOUNDS = ("floor", "ceiling", "fixed_quota")
 SIM_COLUMNS = ("win_rate", "deal_size_mean", "deal_size_cv")
 
 
@@ -52,11 +51,6 @@ class QuotaBasis:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def has(self, what: str) -> bool:
-        """Whether every row has a value of ``what`` (``potential``, ``history``, ``rollup``)."""
-        v = getattr(self, what)
-        return bool(len(v)) and not np.isnan(v).any()
 
     def require(self, what: str, why: str) -> np.ndarray:
         v = getattr(self, what)

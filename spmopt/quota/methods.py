@@ -98,7 +98,7 @@ def proportional_fill(b: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: floa
 
 class SalesQuantiles:
     """Empirical quantile functions of each holder's simulated annual sales (trials × holders), linearly
-    interpolated, and the chance of reaching a quota."""
+    interpolated (the chance of reaching a quota is :func:`spmopt.quota.fairness.attainment_chance`)."""
 
     def __init__(self, samples: np.ndarray) -> None:
         s = np.sort(np.asarray(samples, dtype=float), axis=0)
@@ -114,13 +114,6 @@ class SalesQuantiles:
         k = min(max(k, 0), self.trials - 2)
         w = (u - g[k]) / (g[k + 1] - g[k])
         return s[k] * (1 - w) + s[k + 1] * w
-
-    def chance(self, quota: np.ndarray) -> np.ndarray:
-        """P(sales ≥ quota) per holder, from the samples."""
-        q = np.asarray(quota, dtype=float)
-        n = self.sorted.shape[1]
-        return np.array([1.0 - np.searchsorted(self.sorted[:, i], q[i], side="left") / self.trials
-                         for i in range(n)])
 
 
 def equal_chance_fill(quantiles: SalesQuantiles, lo: np.ndarray, hi: np.ndarray,

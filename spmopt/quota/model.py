@@ -156,7 +156,7 @@ def _two_stage(b, p, lo, hi, fixed, total, deviation, opts) -> Fit:
     free = np.flatnonzero(~isfix)
     scale = max(total / max(n, 1), 1e-9)
     B, P = b / scale, p / scale
-    floor_w = 1e-3 * max(float(np.mean(B[B > 0])) if (B > 0).any() else 1.0, 1e-9)
+    floor_w = max(_floor_weight(B), 1e-12)
     w_rel = 1.0 / np.maximum(B, floor_w)
     w1 = np.ones(n) if deviation == "l1" else w_rel
     rest = (total - float(fixed[isfix].sum())) / scale
