@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from spmopt.errors import InfeasibleError, InputError
+from spmopt.errors import InputError, SolverError
 from spmopt.solver import SolveOptions
 from spmopt.territory.problem import AlignmentProblem
 
@@ -54,11 +54,12 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
     hi = top.metrics.disruption[m]
     say(f"frontier: without a limit on {m} moved, distance {top.metrics.distance:,.6g}, {hi:.1%} of {m} moved")
     zero = free.replace(max_disruption={**free.max_disruption, m: 0.0})
+    # the least disruption: proved when the time allows, else the best found (the frontier then starts there)
     got = _solve_elastic(zero, [f"disruption:{m}"], dataclasses.replace(opts, mip_gap=1e-6), [],
-                         with_assignment=True)
+                         with_assignment=True, accept_feasible=True)
     if got is None:
-        raise InfeasibleError(f"no alignment meets the other limits, whatever the disruption on {m}",
-                              family="disruption")
+        raise SolverError(f"the least-disruption alignment was not found within the time limit "
+                          f"({opts.time_limit:g} s); raise the time limit to trace the frontier")
     rel, least = got
     lo = min(rel[f"disruption:{m}"] + 1e-6, hi)
     levels = np.unique(np.round(np.linspace(lo, hi, points), 9))

@@ -392,10 +392,12 @@ def _families(p: AlignmentProblem) -> list[str]:
 
 
 def _solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cuts, *,
-                   with_assignment: bool = False):
+                   with_assignment: bool = False, accept_feasible: bool = False):
     """Smallest relaxation of the families ``relax`` (elastic model); with contiguity, separator cuts are added
     in rounds until the elastic answer is contiguous, so the relaxation reported is one that really works.
-    None when even the elastic model is infeasible. ``with_assignment`` also returns the elastic answer."""
+    None when even the elastic model is infeasible (or no answer came in time). ``with_assignment`` also
+    returns the elastic answer; ``accept_feasible`` takes a time-limited answer (a relaxation that works, not
+    proved the smallest)."""
     from spmopt.territory.contiguity import separator_cuts
 
     am = build_model(p, relax=relax)
@@ -406,7 +408,7 @@ def _solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cu
         if left is not None and left <= 0.05:
             return None
         out = solve(am.model, dataclasses.replace(opts, time_limit=left))
-        if out.status != "optimal":
+        if out.status != "optimal" and not (accept_feasible and out.status == "feasible"):
             return None
         if p.contiguity is None:
             break
