@@ -224,6 +224,206 @@ def demo(
         _fail(exc)
 
 
+Changes = Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Change a setting of the "
+                                                     "scenario for this run, e.g. --set simulate.trials=200 (value "
+                                                     "read as YAML); repeatable.")]
+
+
+def _stage_fail(exc: Exception) -> None:
+    stage = getattr(exc, "stage", None)
+    if stage and stage not in ("inputs", "finish") and isinstance(exc, SpmoptError):
+        console.print(f"[dim]stage '{stage}' failed; no output folder was written[/]", highlight=False)
+    _fail_strict(exc)
+
+
+@app.command()
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
+    changes: Changes = None,
+) -> None:
+    """Check a scenario and every file it names without running it: the schema (errors name the key and its
+    line), each data file read and validated as its stage reads it, plans and stress cases, and the alignment
+    request's pre-solve feasibility checks. Exit code 0 when valid, 2 on bad input, 3 when known infeasible."""
+    from spmopt.scenario import check_scenario, load_scenario, parse_changes
+
+    try:
+        scn = load_scenario(scenario, parse_changes(changes))
+        with console.status("checking") as status:
+            checked = check_scenario(scn, progress=status.update)
+    except (SpmoptError, ValueError, OSError) as exc:
+        _fail_strict(exc)
+    out_console.print(f"{scenario}: scenario '{scn.name}' is valid — stages {' → '.join(scn.stages)}",
+                      highlight=False)
+    for key, f in checked["files"].items():
+        rows = "" if f["rows"] is None else f" ({f['rows']:,} rows)"
+        out_console.print(f"  {key:22s} {f['path']}{rows}", highlight=False)
+    if "align" in checked:
+        a = checked["align"]
+        out_console.print(f"  align: {a['units']:,} units into {a['territories']} territories"
+                          + (f", contiguity on {a['contiguity']}" if a["contiguity"] else "")
+                          + "; pre-solve checks passed", highlight=False)
+    if "quota" in checked:
+        q = checked["quota"]
+        out_console.print(f"  quota: {q['method']} on the {q['on']} holders ({q['holders']})", highlight=False)
+    if "simulate" in checked:
+        s = checked["simulate"]
+        out_console.print(f"  simulate: {len(s['plans'])} plan(s) × stress {', '.join(s['stress_cases'])}"
+                          + ("" if s["reps"] is None else f"; {s['reps']} reps"), highlight=False)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<scenario name>). A run replaces "
+                                                  "it as a whole, and only once every file is written.")] = None,
+    store: Annotated[Path | None, typer.Option(help="Run store (DuckDB) to record the run in (default: "
+                                                    "runs.duckdb beside the output folder).")] = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the run.")] = False,
+    changes: Changes = None,
+    log: Annotated[bool, typer.Option("--log", help="Show the solver log.")] = False,
+) -> None:
+    """Run a scenario: align → quota → simulate, as the file says. Writes each stage's files (align/, quota/,
+    simulate/), report.html (self-contained), run.json, and records the run in the run store."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from spmopt.scenario import load_scenario, parse_changes, run_scenario
+
+    t0 = time.perf_counter()
+    try:
+        scn = load_scenario(scenario, parse_changes(changes))
+        out = out or Path("out") / scn.name
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("simulating", total=1, visible=False)
+
+            def say(msg: str) -> None:
+                bar.console.print(f"[dim]{time.perf_counter() - t0:6.1f} s[/] {msg}", highlight=False)
+
+            res = run_scenario(scn, out, store=False if no_store else (store or True), progress=say, log=log,
+                               sim_progress=lambda done, total: bar.update(task, completed=done, total=total,
+                                                                           visible=done < total))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted:[/] no output folder was written (an earlier run there is unchanged)")
+        raise typer.Exit(130) from None
+    except (SpmoptError, ValueError, OSError) as exc:
+        _stage_fail(exc)
+    _print_run(res)
+
+
+def _print_run(res) -> None:
+    r = res.run
+    t = Table(title=f"Scenario '{r['scenario']}': run {r['run_id']}", title_justify="left")
+    t.add_column("stage")
+    t.add_column("result")
+    t.add_column("seconds", justify="right")
+    s = r["summary"]
+    if "align" in s:
+        a = s["align"]
+        dev = ", ".join(f"{m} ±{100 * v:.1f}%" for m, v in a["max_balance_deviation"].items())
+        moved = "" if not a["disruption"] else f"; {a['units_moved']} units moved"
+        t.add_row("align", f"{a['status']} (gap {100 * (a['gap'] or 0):.2f}%): distance {a['distance']:,.0f} "
+                           f"{a['distance_unit']}; {dev}{moved}", f"{r['seconds']['align']:.1f}")
+    if "quota" in s:
+        q = s["quota"]
+        pa = q.get("p_attain")
+        t.add_row("quota", f"{q['method'].replace('_', ' ')}: {q['holders']} quotas summing to {q['sum']:,.0f}"
+                  + (f"; P(attain) {pa['min']:.0%}–{pa['max']:.0%}" if pa else ""), f"{r['seconds']['quota']:.1f}")
+    if "simulate" in s:
+        for i, row in enumerate(s["simulate"]):
+            t.add_row("simulate", f"{row['plan']} · {row['stress']}: cost {row['cost_mean']:,.0f} (P90 "
+                                  f"{row['cost_p90']:,.0f}), cost of sales {100 * row['cost_of_sales']:.2f}%",
+                      f"{r['seconds']['simulate']:.1f}" if i == 0 else "")
+    Console(width=max(out_console.width, 120)).print(t)
+    for n in r["notes"]:
+        console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {res.out}/ (report.html, run.json, {', '.join(st + '/' for st in r['stages'])}) in "
+                  f"{r['seconds']['total']:.1f} s" + (f"; recorded in {res.store}" if res.store else ""),
+                  highlight=False)
+
+
+runs_app = typer.Typer(no_args_is_help=True, help="The run store: list runs and compare them.")
+app.add_typer(runs_app, name="runs")
+StoreOption = Annotated[Path, typer.Option(help="Run store (DuckDB file).")]
+
+
+@runs_app.command("list")
+def runs_list(
+    store: StoreOption = Path("out/runs.duckdb"),
+    scenario: Annotated[str | None, typer.Option(help="Only this scenario's runs.")] = None,
+) -> None:
+    """The runs in the store, newest first."""
+    from spmopt.report.store import RunStore
+
+    try:
+        with RunStore(store, read_only=True) as st:
+            df = st.runs(scenario)
+    except (SpmoptError, OSError) as exc:
+        _fail_strict(exc)
+    t = Table(title=f"Runs in {store}", title_justify="left")
+    for c in ("run id", "scenario", "started (UTC)", "seconds", "stages", "inputs", "output"):
+        t.add_column(c, justify="right" if c == "seconds" else "left")
+    for _, r in df.iterrows():
+        t.add_row(r["run_id"], r["scenario"], str(r["started"])[:19], f"{r['seconds']:.1f}", r["stages"],
+                  r["content_hash"][:8], r["out_dir"])
+    Console(width=max(out_console.width, 140)).print(t)
+
+
+@runs_app.command("compare")
+def runs_compare(
+    a: Annotated[str, typer.Argument(help="Run: its id (or the start of it), a scenario name (its latest run), "
+                                          "'latest', or NAME~1 for the run before the latest.")],
+    b: Annotated[str, typer.Argument(help="The other run (same forms).")],
+    store: StoreOption = Path("out/runs.duckdb"),
+    csv: Annotated[Path | None, typer.Option(help="Also write the comparison to this CSV file.")] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="Show unchanged figures too.")] = False,
+) -> None:
+    """Two runs side by side: every figure of every stage (alignment, quotas, plan cost per stress case) with
+    the change, and the settings that differ."""
+    from spmopt.data.io import write_csv_atomic
+    from spmopt.report.store import RunStore, settings_diff
+
+    try:
+        with RunStore(store, read_only=True) as st:
+            cmp = st.compare(a, b)
+            ia, ib = st.run_info(cmp.attrs["a"]), st.run_info(cmp.attrs["b"])
+        if csv is not None:
+            write_csv_atomic(cmp, csv, float_format="%.12g")
+    except (SpmoptError, OSError) as exc:
+        _fail_strict(exc)
+    same = ia["content_hash"] == ib["content_hash"]
+    console.print(f"A = {ia['run_id']} ({ia['scenario']}), B = {ib['run_id']} ({ib['scenario']}): "
+                  + ("same inputs (settings and file contents)" if same else "inputs differ"), highlight=False)
+    for key, va, vb in settings_diff(ia["settings"], ib["settings"]):
+        console.print(f"  setting {key}: {_setting(va)} → {_setting(vb)}", highlight=False)
+    t = Table(title="Comparison", title_justify="left")
+    for c in ("stage", "item", "metric", "A", "B", "change", "change %"):
+        t.add_column(c, justify="left" if c in ("stage", "item", "metric") else "right")
+    shown = 0
+    for _, r in cmp.iterrows():
+        changed = not (r["a"] == r["b"])
+        if not (all_rows or changed):
+            continue
+        shown += 1
+        t.add_row(r["stage"], r["item"], r["metric"], _num(r["a"]), _num(r["b"]), _num(r["change"]),
+                  "—" if r["change_pct"] != r["change_pct"] else f"{r['change_pct']:+.1f}%")
+    Console(width=max(out_console.width, 130)).print(t)
+    if not all_rows:
+        console.print(f"{shown} of {len(cmp)} figures differ (--all shows every figure)"
+                      + (f"; wrote {csv}" if csv else ""), highlight=False)
+
+
+def _setting(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return "(not set)" if v is None else str(v)
+
+
+def _num(v) -> str:
+    if v is None or v != v:
+        return "—"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 plan_app = typer.Typer(no_args_is_help=True, help="Incentive plan files: check, plot and list the library.")
 app.add_typer(plan_app, name="plan")
 

@@ -35,6 +35,7 @@ def save_figure(fig, path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".fig.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     fig.savefig(tmp, dpi=110)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     plt.close(fig)
     return path

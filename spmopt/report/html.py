@@ -1,0 +1,183 @@
+"""``report.html``: one self-contained page per scenario run (images embedded as data URIs, no scripts, no
+network), readable offline by a reviewer.
+
+Sections appear for the stages the run had: the alignment (before/after map, figures current vs optimised,
+balance table, the distance-vs-disruption frontier), the quotas (table and chart), the plans (comparison table
+per plan × stress case, attainment histograms per stress case, cost CDFs, payout curves, monthly revenue), and
+the run itself (settings, files, versions, timing, notes).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from spmopt.data.io import _atomic_write
+
+PERIODS = {"month": 12, "quarter": 4, "year": 1}
+
+
+def _png(path: Path) -> str | None:
+    return ("data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()) if path.is_file() else None
+
+
+def _fig(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _fmt(v: Any, kind: str = "num") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, str):
+        return v
+    if kind == "pct":
+        return f"{100 * v:.1f} %"
+    if kind == "pp":
+        return f"{v:+.1f} %"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:,.3g}" if abs(v) < 10 else f"{v:,.1f}"
+
+
+def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, max_rows: int = 60) -> dict[str, Any]:
+    """A DataFrame as header + formatted rows (the template escapes every cell)."""
+    kinds = kinds or {}
+    shown = df.head(max_rows)
+    rows = [[_fmt(v, kinds.get(c, "num")) for c, v in zip(df.columns, r, strict=True)]
+            for r in shown.itertuples(index=False)]
+    return {"columns": [str(c) for c in df.columns], "rows": rows,
+            "more": len(df) - len(shown), "numeric": [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]}
+
+
+def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
+    a = res.alignment
+    s = a.summary()
+    cur = s.get("current")
+    figures = [["status", "—" if cur else None, f"{s['status']} (stage {s['stage']})"],
+               ["objective", _fmt(cur["objective"]) if cur else None, _fmt(s["objective"])],
+               ["lower bound", None, _fmt(s["bound"])],
+               ["gap", None, _fmt(s["gap"], "pct") if s["gap"] is not None else "—"],
+               [f"distance ({s['distance_unit']})", _fmt(cur["distance"]) if cur else None, _fmt(s["distance"])]]
+    for m, v in s["max_balance_deviation"].items():
+        figures.append([f"max deviation of {m}", _fmt(cur["max_balance_deviation"][m], "pct") if cur else None,
+                        _fmt(v, "pct")])
+    for m, v in (s["disruption"] or {}).items():
+        figures.append([f"share of {m} moved", "0.0 %" if cur else None, _fmt(v, "pct")])
+    if s["units_moved"] is not None:
+        figures.append(["units moved", "0" if cur else None, _fmt(s["units_moved"], "int")])
+    terr = a.territory_table()
+    kinds = {c: "pp" for c in terr.columns if c.endswith("_dev_pct")}
+    kinds.update({"units": "int", "count": "int"})
+    out = {"figures": figures, "has_current": bool(cur), "territories": _table(terr, kinds, max_rows),
+           "map": _png(stage_dir / "align" / "map.png"), "request": s["request"],
+           "n_units": s["n_units"], "n_territories": s["n_territories"],
+           "seconds": s["solve_seconds"] + s["build_seconds"]}
+    if res.frontier is not None:
+        fr = res.frontier.table
+        cols = [c for c in ("point", "limit", "disruption", "distance", "gap", "status") if c in fr.columns]
+        out["frontier"] = {"measure": res.frontier.measure, "plot": _png(stage_dir / "align" / "pareto.png"),
+                           "table": _table(fr[cols], {"limit": "pct", "disruption": "pct", "gap": "pct",
+                                                      "point": "int"}, max_rows)}
+    return out
+
+
+def _quota_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
+    q = res.quotas
+    s = q.summary
+    cols = [c for c in (q.id_column, "rep_id", "quota", "baseline", "change_pct", "history", "growth_pct",
+                        "potential", "quota_to_potential", "p_attain", "bound") if c in q.table.columns]
+    cols = list(dict.fromkeys(cols))
+    kinds = {"change_pct": "pp", "growth_pct": "pp", "p_attain": "pct", "quota": "int", "baseline": "int",
+             "history": "int", "potential": "int"}
+    facts = [["method", s["method"].replace("_", " ")], ["holders", f"{s['holders']:,}"],
+             ["total (target × (1 + over-assignment))", _fmt(s["total"])], ["sum of quotas", _fmt(s["sum"])],
+             ["rounded to", "—" if s["rounding_unit"] is None else _fmt(s["rounding_unit"])],
+             ["Gini of quotas", f"{s['gini_quota']:.3f}"],
+             ["largest change from baseline", _fmt(s["max_deviation"])]]
+    if s.get("p_attain"):
+        pa = s["p_attain"]
+        facts.append(["chance of reaching quota", f"{pa['min']:.1%} – {pa['max']:.1%} (spread "
+                                                  f"{100 * pa['spread']:.1f} pp, {pa['trials']:,} trials)"])
+    if s.get("binding"):
+        facts.append(["held by a bound", ", ".join(f"{k}: {v}" for k, v in s["binding"].items())])
+    return {"facts": facts, "table": _table(q.table[cols], kinds, max_rows),
+            "plot": _png(stage_dir / "quota" / "quotas.png")}
+
+
+def _simulation_section(res, stage_dir: Path, plots: bool) -> dict[str, Any]:
+    from spmopt.report.plots import plot_attainment, plot_payout_curve
+
+    r = res.simulation
+    s = r.summary()
+    cols = ["plan", "stress", "revenue_mean", "cost_mean", "cost_p50", "cost_p90", "cost_p95", "cost_cvar95",
+            "cost_of_sales", "share_at_or_above_quota", "share_at_cap", "revenue_uplift"]
+    cols = [c for c in cols if c in s.columns]
+    kinds = {"cost_of_sales": "pct", "share_at_or_above_quota": "pct", "share_at_cap": "pct",
+             "revenue_uplift": "pct"}
+    pretty = s[cols].rename(columns={"revenue_mean": "revenue (mean)", "cost_mean": "cost (mean)",
+                                     "cost_p50": "cost P50", "cost_p90": "cost P90", "cost_p95": "cost P95",
+                                     "cost_cvar95": "cost CVaR95", "cost_of_sales": "cost of sales",
+                                     "share_at_or_above_quota": "at/above quota", "share_at_cap": "at cap",
+                                     "revenue_uplift": "revenue vs first plan"})
+    kinds = {pretty.columns[cols.index(k)]: v for k, v in kinds.items()}
+    out: dict[str, Any] = {"table": _table(pretty, kinds, 500), "trials": r.trials, "reps": len(r.rep_ids),
+                           "behaviour": r.spec.behaviour.mode, "engine": r.spec.engine,
+                           "cost_cdf": _png(stage_dir / "simulate" / "cost_cdf.png"),
+                           "monthly": _png(stage_dir / "simulate" / "monthly.png"), "attainment": [], "payout": []}
+    if plots:
+        out["attainment"] = [{"stress": c, "img": _fig(plot_attainment(r, c))} for c in r.stress_cases]
+        import matplotlib.pyplot as plt
+
+        quota = float(pd.Series(r.spec.reps.quota).median())
+        for p in r.spec.plans:
+            fig, ax = plt.subplots(figsize=(6.2, 4.0))
+            plot_payout_curve(p, {m: quota / PERIODS.get(p.period, 1) for m in p.quota_measures()}, ax=ax)
+            fig.tight_layout()
+            out["payout"].append({"plan": p.name, "img": _fig(fig)})
+    return out
+
+
+def report_context(res, stage_dir: Path) -> dict[str, Any]:
+    """Everything the template shows, as plain data."""
+    run, scn = res.run, res.scenario
+    ctx: dict[str, Any] = {"run": run, "scenario": scn,
+                           "timing": [[k, f"{v:.1f} s"] for k, v in run["seconds"].items()],
+                           "versions": list(run["versions"].items()),
+                           "settings": yaml.safe_dump(run["settings"], sort_keys=False, allow_unicode=True),
+                           "files": list(run["files"].items()), "notes": run["notes"]}
+    mr = scn.report.max_rows
+    if res.alignment is not None:
+        ctx["align"] = _alignment_section(res, stage_dir, mr)
+    if res.quotas is not None:
+        ctx["quota"] = _quota_section(res, stage_dir, mr)
+    if res.simulation is not None:
+        ctx["sim"] = _simulation_section(res, stage_dir, scn.report.plots)
+    return ctx
+
+
+def render_report(res, stage_dir: Path) -> str:
+    env = Environment(loader=PackageLoader("spmopt.report", "templates"), autoescape=select_autoescape(["j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(**report_context(res, Path(stage_dir)))
+
+
+def write_report(res, stage_dir: str | Path, path: str | Path) -> Path:
+    """Render the report of a run whose stage files are in ``stage_dir`` and write it atomically."""
+    html = render_report(res, Path(stage_dir))
+    p = Path(path)
+    _atomic_write(p, lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))
+    return p
