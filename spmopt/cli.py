@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from spmopt.errors import InfeasibleError, InputError, SolverError, SpmoptError
+
+os.environ.setdefault("MPLBACKEND", "Agg")   # files only; the library itself leaves the backend to the user
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="spmopt: territory design, quotas and comp-plan simulation for sales performance management.")

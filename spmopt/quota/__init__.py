@@ -96,8 +96,10 @@ def _stats(x: np.ndarray) -> dict[str, float] | None:
     if not len(x):
         return None
     mean = float(x.mean())
+    nonneg = bool((x >= 0).all())   # CV and Gini only mean something for non-negative figures (not growth)
     return {"min": float(x.min()), "max": float(x.max()), "mean": mean,
-            "cv": float(x.std() / mean) if mean else 0.0, "gini": gini(x) if (x >= 0).all() else None}
+            "cv": (float(x.std() / mean) if mean else 0.0) if nonneg else None,
+            "gini": gini(x) if nonneg else None}
 
 
 def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapping[str, float] | None = None,

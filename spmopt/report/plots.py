@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from spmopt.territory.solve import Alignment  # noqa: E402
+from spmopt.territory.solve import Alignment
 
 
 def _xy(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
