@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spmopt.errors import InfeasibleError, InputError, SolverError, SpmoptError
@@ -27,7 +28,9 @@ EXIT = {InputError: 2, InfeasibleError: 3, SolverError: 4}
 def _fail(exc: SpmoptError) -> None:
     code = next((c for t, c in EXIT.items() if isinstance(exc, t)), 1)
     kind = {2: "input error", 3: "infeasible", 4: "solver"}.get(code, "error")
-    console.print(f"[bold red]{kind}:[/] {exc}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]{kind}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    for n in getattr(exc, "__notes__", ()):
+        console.print(f"[dim]{escape(n)}[/]", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -38,7 +41,7 @@ def _fail_strict(exc: Exception) -> None:
         _fail(exc)
     if isinstance(exc, OSError):
         _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
-    console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
+    console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc).splitlines()[0])} "
                   "(please report it)", highlight=False, soft_wrap=True)
     raise typer.Exit(1) from None
 
@@ -234,7 +237,9 @@ Changes = Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
 
 def _stage_fail(exc: Exception) -> None:
     stage = getattr(exc, "stage", None)
-    if stage and stage not in ("inputs", "finish") and isinstance(exc, SpmoptError):
+    if stage == "store":
+        exc = exc if isinstance(exc, SpmoptError) else InputError(f"the run store: {str(exc).splitlines()[0]}")
+    elif stage and stage not in ("inputs", "finish") and isinstance(exc, SpmoptError):
         console.print(f"[dim]stage '{stage}' failed; no output folder was written[/]", highlight=False)
     _fail_strict(exc)
 
@@ -292,6 +297,8 @@ def run(
     from spmopt.scenario import load_scenario, parse_changes, run_scenario
 
     t0 = time.perf_counter()
+    if no_store and store is not None:
+        _fail(InputError("give --store or --no-store, not both"))
     try:
         scn = load_scenario(scenario, parse_changes(changes))
         out = out or Path("out") / scn.name
@@ -305,10 +312,18 @@ def run(
             res = run_scenario(scn, out, store=False if no_store else (store or True), progress=say, log=log,
                                sim_progress=lambda done, total: bar.update(task, completed=done, total=total,
                                                                            visible=done < total))
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted:[/] no output folder was written (an earlier run there is unchanged)")
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "stage", None) == "store":
+            console.print(f"[yellow]interrupted:[/] the run's files are complete in {out}, but it was not recorded "
+                          "in the run store")
+        else:
+            console.print("[yellow]interrupted:[/] no output folder was written (an earlier run there is unchanged)")
         raise typer.Exit(130) from None
     except (SpmoptError, ValueError, OSError) as exc:
+        _stage_fail(exc)
+    except Exception as exc:   # the run store's own errors (a file that is not a DuckDB database …)
+        if getattr(exc, "stage", None) != "store":
+            raise
         _stage_fail(exc)
     _print_run(res)
 
@@ -333,13 +348,15 @@ def _print_run(res) -> None:
                   + (f"; P(attain) {pa['min']:.0%}–{pa['max']:.0%}" if pa else ""), f"{r['seconds']['quota']:.1f}")
     if "simulate" in s:
         for i, row in enumerate(s["simulate"]):
+            cos = "—" if row["cost_of_sales"] is None else f"{100 * row['cost_of_sales']:.2f}%"
             t.add_row("simulate", f"{row['plan']} · {row['stress']}: cost {row['cost_mean']:,.0f} (P90 "
-                                  f"{row['cost_p90']:,.0f}), cost of sales {100 * row['cost_of_sales']:.2f}%",
+                                  f"{row['cost_p90']:,.0f}), cost of sales {cos}",
                       f"{r['seconds']['simulate']:.1f}" if i == 0 else "")
     Console(width=max(out_console.width, 120)).print(t)
     for n in r["notes"]:
         console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
-    console.print(f"wrote {res.out}/ (report.html, run.json, {', '.join(st + '/' for st in r['stages'])}) in "
+    written = (["report.html"] if res.scenario.report.html else []) + ["run.json"] + [st + "/" for st in r["stages"]]
+    console.print(f"wrote {res.out}/ ({', '.join(written)}) in "
                   f"{r['seconds']['total']:.1f} s" + (f"; recorded in {res.store}" if res.store else ""),
                   highlight=False)
 
@@ -360,6 +377,8 @@ def runs_list(
     try:
         with RunStore(store, read_only=True) as st:
             df = st.runs(scenario)
+        if df.empty:
+            raise InputError(f"no runs{'' if scenario is None else f' of scenario {scenario!r}'} in {store}")
     except (SpmoptError, OSError) as exc:
         _fail_strict(exc)
     t = Table(title=f"Runs in {store}", title_justify="left")

@@ -147,7 +147,7 @@ def test_run_chains_align_quota_simulate(case):
     # run.json: every stage, the hash, versions, timings
     run = json.loads((out / "run.json").read_text())
     assert run["stages"] == ["align", "quota", "simulate"] and run["content_hash"] == s.content_hash()
-    assert run["run_id"].endswith(run["content_hash"][:8]) and run["versions"]["highspy"]
+    assert run["run_id"].split("-")[1] == run["content_hash"][:8] and run["versions"]["highspy"]
     assert set(run["seconds"]) >= {"align", "quota", "simulate", "total"}
     assert run["summary"]["quota"]["sum"] == 1000 and len(run["summary"]["simulate"]) == 2
     for f in ("align/map.png", "quota/quotas.csv", "simulate/summary.csv", "simulate/cost_cdf.png"):
@@ -324,3 +324,84 @@ def test_cli_reference_lists_every_command_and_option():
 
     walk(typer.main.get_command(app), "")
     assert not missing, "undocumented in docs/cli.md: " + ", ".join(missing)
+
+
+# ---------------------------------------------------------------------------------------------- review findings
+def test_yaml_12_booleans_and_internal_keys(case):
+    p = write(case, scenario_text(**{"  round: 1": "  round: 1\n  on: current\n  fixed: {NO: 400}"}))
+    with pytest.raises(ScenarioError, match="'NO' is not a quota holder"):   # `on`/`NO` are text, not booleans
+        check_scenario(load_scenario(p))
+    assert load_scenario(p).quota.on == "current"
+    for key in ("base: /etc", "lines: {a: 1}", "source: x"):
+        with pytest.raises(ScenarioError, match=f"unknown key '{key.split(':')[0]}'"):
+            load_scenario(write(case, scenario_text() + key + "\n"))
+    with pytest.raises(ScenarioError, match="'name'.*should match pattern"):
+        load_scenario(write(case, scenario_text(**{"name: line": "name: ../../escaped"})))
+    with pytest.raises(ScenarioError, match="empty"):
+        load_scenario(write(case, ""))
+
+
+def test_keys_named_like_types_and_cli_changes(case):
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(case, scenario_text() + "str: 1\n"))
+    assert e.value.key == "str" and "unknown key 'str'" in str(e.value)
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(case, scenario_text()), {"simulate.trials": "abc"})
+    assert e.value.key == "simulate.trials" and e.value.line is None and "(from --set)" in str(e.value)
+
+
+def test_validate_catches_what_run_would_reject(case):
+    p = write(case, scenario_text())
+    for change, message in [({"simulate.seed": -1}, "greater than or equal to 0"),
+                            ({"simulate.behaviour": "sleepy"}, "simulate.behaviour"),
+                            ({"simulate.engine": "vector", "simulate.behaviour": "effort"}, "vector"),
+                            ({"quota.ratio": "nan:0.3"}, "finite"),
+                            ({"quota.weights": {"bogus": 0.5}}, "blend weights go on")]:
+        with pytest.raises(ScenarioError, match=message):
+            load_scenario(p, change)
+    for change, key in [({"quota.stress_case": "boom"}, "quota.stress_case"),
+                        ({"quota.method": "equal_chance"}, "quota.method"),
+                        ({"align.pareto": {"measure": "bogus"}}, "align.pareto")]:
+        with pytest.raises(ScenarioError) as e:
+            check_scenario(load_scenario(p, change))
+        assert e.value.key == key
+
+
+def test_greenfield_alignment_validates(case, line_units):
+    line_units.drop(columns="current_territory").to_csv(case / "units.csv", index=False)
+    checked = check_scenario(load_scenario(write(case, scenario_text())))
+    assert checked["quota"] == {"holders": 2, "on": "aligned", "method": "potential"}
+
+
+def test_territory_reps_join_on_rep_id(case, line_territories):
+    line_territories.assign(rep_id=["R1", "R2"]).to_csv(case / "territories.csv", index=False)
+    pd.DataFrame({"rep_id": ["R2", "R1"], "win_rate": 0.5, "deal_size_mean": 1000.0, "deal_size_cv": 1.0,
+                  "potential": [40000.0, 60000.0]}).to_csv(case / "reps.csv", index=False)
+    text = scenario_text(**{"  territories: territories.csv": "  territories: territories.csv\n  reps: reps.csv"})
+    res = run_scenario(load_scenario(write(case, text)), case / "out", store=False)
+    q = res.quotas.table.set_index("rep_id")["quota"]
+    reps = res.simulation.spec.reps
+    assert dict(zip(reps.ids, reps.quota, strict=True)) == pytest.approx(q.to_dict())
+
+
+def test_twin_runs_both_recorded_and_store_outside_out(case):
+    p = write(case, scenario_text())
+    a = run_scenario(load_scenario(p), case / "a")
+    b = run_scenario(load_scenario(p), case / "b")
+    assert a.content_hash == b.content_hash and a.run_id != b.run_id
+    with RunStore(a.store, read_only=True) as st:
+        assert len(st.runs()) == 2
+    with pytest.raises(InputError, match="inside the output folder"):
+        run_scenario(load_scenario(p), case / "c", store=case / "c" / "runs.duckdb")
+    (case / "sim").mkdir()
+    (case / "sim" / "run.json").write_text('{"trials": 10}')      # another command's run.json
+    with pytest.raises(InputError, match="not a scenario run"):
+        run_scenario(load_scenario(p), case / "sim")
+    (case / "junk.duckdb").write_text("not a database")
+    with pytest.raises(InputError, match="not a valid DuckDB database"):
+        RunStore(case / "junk.duckdb", read_only=True)
+    import duckdb
+
+    duckdb.connect(str(case / "other.duckdb")).close()
+    with pytest.raises(InputError, match="not a run store"):
+        RunStore(case / "other.duckdb", read_only=True)

@@ -92,8 +92,14 @@ class RunStore:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise InputError(f"cannot open the run store {self.path}: {str(exc).splitlines()[0]}") from None
                 time.sleep(0.5)
+            except duckdb.Error as exc:
+                raise InputError(f"{self.path} is not a run store: {str(exc).splitlines()[0]}") from None
         if not read_only:
             self.con.execute(_SCHEMA)
+        elif not self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'"
+                                  ).fetchone()[0]:
+            self.con.close()
+            raise InputError(f"{self.path} is a DuckDB file but not a run store (it has no 'runs' table)")
 
     def __enter__(self) -> RunStore:
         return self

@@ -128,7 +128,12 @@ def load_inputs(scn: Scenario) -> Inputs:
         if "simulate.stress" in files and not files["simulate.stress"].is_file():
             raise scn.fail("simulate.stress", f"stress file not found: {files['simulate.stress']}")
         stress = files.get("simulate.stress", s.stress)
-        inp.stress = _stress(stress)
+        try:
+            inp.stress = _stress(stress)
+        except InputError as exc:
+            if "simulate.stress" in files:
+                raise
+            raise scn.fail("simulate.stress", f"inline stress cases: {exc}") from None
         if s.stress_cases:
             have = [c.name for c in (inp.stress or [])] or ["base"]
             missing = [c for c in s.stress_cases if c not in have]
@@ -166,8 +171,6 @@ def _basis(scn: Scenario, inp: Inputs, alignment=None):
     cols = dict(potential=q.potential, history=q.history, rollup=q.rollup)
     on = _quota_on(scn)
     if on == "aligned":
-        if alignment is None:   # validating: the holders are the territories; the figures come later
-            return basis_from_units(inp.units, None, inp.territories, **cols)
         return basis_from_alignment(alignment, inp.territories, **cols)
     if on == "current":
         return basis_from_units(inp.units, None, inp.territories, **cols)
@@ -191,19 +194,63 @@ def check_scenario(scn: Scenario, progress: Progress | None = None) -> dict[str,
         precheck(p)
         checked["align"] = {"units": p.n_units, "territories": p.n_territories,
                             "contiguity": None if p.contiguity is None else p.contiguity.describe()["graph"]}
+        if scn.align.pareto is not None and scn.align.pareto.measure not in (None, "count"):
+            if scn.align.pareto.measure not in inp.units.columns:
+                raise scn.fail("align.pareto", f"measure '{scn.align.pareto.measure}' is not a column of the units")
+    cases = [c.name for c in inp.stress] if inp.stress else ["base"]
     if scn.quota is not None:
         say("checking the quota basis")
-        b = _basis(scn, inp)
-        if scn.quota.method in ("potential", "history", "rollup"):
-            b.require(scn.quota.method, f"method {scn.quota.method}")
-        checked["quota"] = {"holders": len(b), "on": _quota_on(scn), "method": scn.quota.method}
+        q = scn.quota
+        if _quota_on(scn) == "aligned":     # the holders are the new territories: check the columns only
+            holders = p.n_territories
+            for part in _basis_parts(q):
+                col = getattr(q, part)
+                have = list(inp.units.columns) + ([] if inp.territories is None else list(inp.territories.columns))
+                if col not in have:
+                    raise scn.fail("quota.method", f"method {q.method} needs a '{col}' column in the units "
+                                                   f"(or territories) file")
+            if q.method == "equal_chance":
+                raise scn.fail("quota.method", "equal_chance needs the simulator's columns per holder (win_rate, "
+                                               "deal_size_mean…): use quota.on: reps with a reps file")
+        else:
+            b = _basis(scn, inp)
+            holders = len(b)
+            for part in _basis_parts(q):
+                b.require(part, f"method {q.method}")
+            if q.method == "equal_chance" and b.reps is None:
+                raise scn.fail("quota.method", "equal_chance needs the simulator's columns (win_rate, "
+                                               "deal_size_mean, deal_size_cv…) in the quota holders' table")
+            unknown = [h for h in q.fixed if h not in b.ids]
+            if unknown:
+                raise scn.fail("quota.fixed", f"'{unknown[0]}' is not a quota holder (holders: "
+                                              f"{', '.join(b.ids[:8])}{'…' if len(b) > 8 else ''})")
+        if q.stress_case is not None and q.stress_case not in cases:
+            raise scn.fail("quota.stress_case", f"no stress case '{q.stress_case}' in the simulate stage's cases "
+                                                f"({', '.join(cases)})")
+        checked["quota"] = {"holders": holders, "on": _quota_on(scn), "method": q.method}
     if scn.simulate is not None:
         say("checking the simulator's reps")
-        reps = _sim_reps(scn, inp, None) if scn.quota is None else None
-        checked["simulate"] = {"plans": [p.name for p in inp.plans],
-                               "stress_cases": [c.name for c in inp.stress] if inp.stress else ["base"],
+        if scn.quota is None:
+            reps = _sim_reps(scn, inp, None)
+        elif inp.sim_reps is not None:   # the quota stage brings the quotas: check the rest of each row
+            from spmopt.sim.inputs import read_reps
+
+            reps = read_reps(inp.sim_reps.assign(quota="1") if "quota" not in inp.sim_reps.columns
+                             else inp.sim_reps)
+        else:
+            reps = None
+        checked["simulate"] = {"plans": [p.name for p in inp.plans], "stress_cases": cases,
                                "reps": None if reps is None else len(reps)}
     return checked
+
+
+def _basis_parts(q) -> list[str]:
+    """The basis figures a quota method reads (column settings of the quota stage)."""
+    if q.method in ("potential", "history", "rollup"):
+        return [q.method] if q.method != "rollup" or q.rollup else []
+    if q.method == "blend":
+        return [k for k, w in (q.weights or {"potential": 0.5, "history": 0.5}).items() if w > 0 and k != "rollup"]
+    return []
 
 
 # ------------------------------------------------------------------------------------------------ reps
@@ -236,6 +283,8 @@ def _sim_reps(scn: Scenario, inp: Inputs, quotas):
     if join not in df.columns:
         raise InputError(f"the reps file needs a '{quotas.id_column}' or 'rep_id' column to take the quotas of the "
                          f"quota stage", source=src)
+    if join == "rep_id" and "rep_id" in qt.columns and quotas.id_column != "rep_id":
+        ids = qt["rep_id"].astype(str).str.strip().to_numpy()    # territories carry their rep
     rows = {str(v).strip(): i for i, v in enumerate(df[join])}
     missing = [h for h in ids if h not in rows]
     if missing:
@@ -247,7 +296,7 @@ def _sim_reps(scn: Scenario, inp: Inputs, quotas):
                          source=src, column=join)
     df = df.iloc[[rows[h] for h in ids]].reset_index(drop=True)
     df["quota"] = q
-    if join != "rep_id" and "rep_id" not in df.columns:
+    if "rep_id" not in df.columns:
         df["rep_id"] = ids
     if "opportunities_per_year" not in df.columns and "potential" not in df.columns:
         df["potential"] = quotas.basis.potential * s.revenue_per_potential
@@ -288,14 +337,17 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
-        raise InputError(f"{out} holds files that are not a scenario run (no run.json); choose an empty or new "
-                         "folder — a run replaces its output folder")
+    if out.is_dir() and any(out.iterdir()) and not _is_run(out):
+        raise InputError(f"{out} holds files that are not a scenario run (no scenario run.json); choose an empty or "
+                         "new folder — a run replaces its output folder")
     store_path = default_store(out) if store is True else (Path(store) if store else None)
+    if store_path is not None and store_path.resolve().is_relative_to(out.resolve()):
+        raise InputError(f"the run store {store_path} is inside the output folder {out}, which each run replaces; "
+                         "keep it beside the folder (the default)")
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     digest = scn.content_hash()
-    run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + digest[:8]
+    run_id = f"{started:%Y%m%dT%H%M%S}-{digest[:8]}-{uuid.uuid4().hex[:4]}"   # unique even for twin runs
     out.parent.mkdir(parents=True, exist_ok=True)
     stage_dir = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     stage_dir.mkdir()
@@ -399,8 +451,7 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
         _swap_into_place(stage_dir, out)
     except BaseException as exc:
         shutil.rmtree(stage_dir, ignore_errors=True)
-        if isinstance(exc, Exception):
-            exc.stage = stage  # type: ignore[attr-defined]
+        exc.stage = stage  # type: ignore[attr-defined]
         raise
     if store_path is not None:
         from spmopt.report.store import RunStore
@@ -409,12 +460,21 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
         try:
             with RunStore(store_path) as st:
                 st.add(res)
-        except Exception as exc:
+        except BaseException as exc:
             exc.stage = "store"  # type: ignore[attr-defined]
             exc.add_note(f"the run's files are complete in {out}; only the run store was not updated")
             raise
     say(f"done in {time.perf_counter() - t0:.1f} s")
     return res
+
+
+def _is_run(folder: Path) -> bool:
+    """Does ``folder`` hold a complete scenario run (its run.json, with what only a scenario run writes)?"""
+    try:
+        run = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(run, dict) and {"run_id", "content_hash", "stages"} <= set(run)
 
 
 def _write_json(obj: Any, path: Path) -> None:

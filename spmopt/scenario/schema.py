@@ -14,7 +14,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +26,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from spmopt.errors import InputError
 
 QUOTA_METHODS = ("potential", "history", "blend", "rollup", "equal_chance")
+INTERNAL = ("base", "source", "lines")
+BLEND_PARTS = ("potential", "history", "rollup")
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader with YAML 1.2 booleans: only true/false are booleans, so ``on:``, ``no`` or ``off`` stay
+    text (``quota.on``, a holder id ``NO``)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 
 
 class ScenarioError(InputError):
@@ -60,6 +76,8 @@ def _bounds(v: Any) -> Any:
         out = tuple(None if x is None else float(x) for x in v)
     except (TypeError, ValueError):
         raise ValueError(f"bounds must be numbers or empty, got {v!r}") from None
+    if any(x is not None and not math.isfinite(x) for x in out):
+        raise ValueError(f"bounds must be finite numbers (leave a side empty for none), got {v!r}")
     if out[0] is not None and out[1] is not None and out[0] > out[1]:
         raise ValueError(f"low {out[0]:g} is above high {out[1]:g}")
     return out
@@ -125,7 +143,7 @@ class QuotaSettings(_Model):
     round: Annotated[float, Field(gt=0)] | None = None
     simulate: bool | None = None
     trials: Annotated[int, Field(ge=100)] = 4000
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     stress_case: str | None = None
     potential: str = "potential"
     history: str = "history"
@@ -133,6 +151,14 @@ class QuotaSettings(_Model):
     time_limit: Annotated[float, Field(gt=0)] = 60.0
 
     _growth = field_validator("growth", "ratio", mode="before")(lambda cls, v: _bounds(v))
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v):
+        bad = [k for k in (v or {}) if k not in BLEND_PARTS]
+        if bad:
+            raise ValueError(f"blend weights go on {', '.join(BLEND_PARTS)}; got '{bad[0]}'")
+        return v
 
     @field_validator("method")
     @classmethod
@@ -160,7 +186,7 @@ class SimulateSettings(_Model):
     stress: Path | dict[str, Any] | None = None   # a stress file, or its content inline
     stress_cases: list[str] | None = None         # keep only these cases (default: all)
     trials: Annotated[int, Field(ge=1)] = 1000
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     behaviour: str | dict[str, Any] = "none"
     engine: Literal["auto", "des", "vector"] = "auto"
     workers: Annotated[int, Field(ge=1)] | None = None
@@ -169,6 +195,22 @@ class SimulateSettings(_Model):
     rep_defaults: RepDefaults | None = None
     revenue_per_potential: Annotated[float, Field(gt=0)] = 1.0   # expected sales per unit of potential (reps
                                                                  # built from quota holders)
+
+
+    @field_validator("behaviour")
+    @classmethod
+    def _behaviour(cls, v):
+        from spmopt.sim import Behaviour
+
+        Behaviour(mode=v) if isinstance(v, str) else Behaviour(**v)   # raises with the field at fault
+        return v
+
+    @model_validator(mode="after")
+    def _engine(self) -> SimulateSettings:
+        mode = self.behaviour if isinstance(self.behaviour, str) else self.behaviour.get("mode", "none")
+        if self.engine == "vector" and mode != "none":
+            raise ValueError(f"engine 'vector' simulates behaviour 'none' only, not '{mode}'; use des or auto")
+        return self
 
 
 class ReportSettings(_Model):
@@ -180,7 +222,7 @@ class ReportSettings(_Model):
 class Scenario(_Model):
     """A validated scenario. ``base`` is the folder the relative paths are read from; ``source`` the file."""
 
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")]
     description: str = ""
     data: DataFiles = Field(default_factory=DataFiles)
     align: AlignSettings | None = None
@@ -279,7 +321,7 @@ class Scenario(_Model):
         data = self.settings()
         for key, value in changes.items():
             _set_dotted(data, key, value)
-        return scenario_from_dict(data, base=self.base, source=self.source)
+        return scenario_from_dict(data, base=self.base, source=self.source, changed=tuple(changes))
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -342,18 +384,43 @@ def _dotted(loc: tuple) -> str:
     return out
 
 
-def _clean_loc(loc: tuple) -> tuple:
-    """Drop pydantic's union-branch labels (``'function-after[...]'``, ``'Path'``) from an error location."""
-    return tuple(p for p in loc if isinstance(p, int) or ("[" not in p and p not in ("Path", "str", "dict[str,any]")))
+def _clean_loc(loc: tuple, data: Any) -> tuple:
+    """The part of a pydantic error location that exists in the data: pydantic adds union-branch labels
+    (``'function-after[...]'``, ``'Path'``) that are not keys; a key the data holds is kept whatever its name."""
+    out, node = [], data
+    for p in loc:
+        if isinstance(node, dict) and p in node:
+            out.append(p)
+            node = node[p]
+        elif isinstance(node, list) and isinstance(p, int) and 0 <= p < len(node):
+            out.append(p)
+            node = node[p]
+        elif isinstance(node, dict | list):
+            continue            # a union label: skip it, stay on this node
+        else:
+            break
+    if loc and not out and isinstance(data, dict) and loc[0] not in data and isinstance(loc[0], str):
+        out = [loc[0]]         # a missing top-level key
+    elif len(out) < len(loc) and isinstance(node, dict) and isinstance(loc[-1], str) and loc[-1] not in node \
+            and not any(c in loc[-1] for c in "[]"):
+        out.append(loc[-1])    # a key missing under an existing section
+    return tuple(out)
 
 
 def scenario_from_dict(data: Any, *, base: str | os.PathLike = ".", source: str = "<scenario>",
-                       node: yaml.Node | None = None) -> Scenario:
-    """Validate a scenario's content. Errors name the key (and its line when ``node`` is the parsed YAML)."""
+                       node: yaml.Node | None = None, changed: tuple[str, ...] = ()) -> Scenario:
+    """Validate a scenario's content. Errors name the key (and its line when ``node`` is the parsed YAML and
+    the key is not one of the ``changed`` ones, which came from the command line)."""
+    if data is None:
+        raise ScenarioError("the scenario file is empty", source=source)
     if not isinstance(data, dict):
-        raise ScenarioError(f"a scenario must be a mapping of keys (name, data, align, quota, simulate), got "
+        raise ScenarioError(f"a scenario must be a mapping of keys (name, data, align, quota, simulate), got a "
                             f"{type(data).__name__}", source=source)
     data = dict(data)
+    bad = next((k for k in data if k in INTERNAL or not isinstance(k, str)), None)
+    if bad is not None:
+        raise ScenarioError(f"unknown key '{bad}' (known: {', '.join(_known_keys(Scenario))})", source=source,
+                            key=str(bad), line=_line_of(node, (bad,)))
     data.setdefault("name", Path(source).stem if source != "<scenario>" else "scenario")
     lines = {}
     if node is not None:
@@ -369,7 +436,7 @@ def scenario_from_dict(data: Any, *, base: str | os.PathLike = ".", source: str 
         return Scenario.model_validate({**data, "base": Path(base), "source": source, "lines": lines})
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = _clean_loc(tuple(err["loc"]))
+        loc = _clean_loc(tuple(err["loc"]), data)
         key = _dotted(loc) or None
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -382,7 +449,11 @@ def scenario_from_dict(data: Any, *, base: str | os.PathLike = ".", source: str 
         elif "input" in err and not isinstance(err["input"], dict | list) and repr(err["input"]) not in msg:
             msg += f" (got {err['input']!r})"
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ScenarioError(msg + more, source=source, key=key, line=_line_of(node, loc)) from None
+        from_cli = key is not None and any(key == c or key.startswith(c + ".") or key.startswith(c + "[")
+                                           or c.startswith(key + ".") for c in changed)
+        line = _line_of(node, loc) if loc and not from_cli else None
+        raise ScenarioError(msg + more + (" (from --set)" if from_cli else ""), source=source, key=key,
+                            line=line) from None
 
 
 def load_scenario(path: str | os.PathLike, changes: dict[str, Any] | None = None) -> Scenario:
@@ -392,8 +463,8 @@ def load_scenario(path: str | os.PathLike, changes: dict[str, Any] | None = None
         raise ScenarioError(f"scenario file not found: {p}" + (" (it is a folder)" if p.is_dir() else ""))
     try:
         text = p.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 — a safe loader
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read the scenario file: {exc}", source=str(p)) from None
     except yaml.YAMLError as exc:
@@ -403,10 +474,11 @@ def load_scenario(path: str | os.PathLike, changes: dict[str, Any] | None = None
                             line=mark.line + 1 if mark else None) from None
     if changes:
         if not isinstance(data, dict):
-            data = {}
+            scenario_from_dict(data, source=str(p))   # the file's own problem first
         for key, value in changes.items():
             _set_dotted(data, key, value)
-    return scenario_from_dict(data, base=p.resolve().parent, source=str(p), node=node)
+    return scenario_from_dict(data, base=p.resolve().parent, source=str(p), node=node,
+                              changed=tuple(changes or ()))
 
 
 def parse_changes(items: list[str] | None) -> dict[str, Any]:
@@ -417,7 +489,7 @@ def parse_changes(items: list[str] | None) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ScenarioError(f"--set expects KEY=VALUE such as simulate.trials=200, got '{item}'")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = yaml.load(value, Loader=_Loader)  # noqa: S506 — a safe loader
         except yaml.YAMLError:
             raise ScenarioError(f"--set {key.strip()}: '{value}' is not a YAML value") from None
     return out
