@@ -666,7 +666,8 @@ def quota(
 
 def _print_quotas(q) -> None:
     s = q.summary
-    t = Table(title=f"Quotas by {s['method'].replace('_', ' ')} ({s['holders']} {s['id_column'][:-3]}s): sum "
+    who = "territories" if s["id_column"] == "territory_id" else "reps"
+    t = Table(title=f"Quotas by {s['method'].replace('_', ' ')} ({s['holders']} {who}): sum "
                     f"{s['sum']:,.2f} = total {s['total']:,.2f}", title_justify="left")
     cols = [c for c in (q.id_column, "quota", "baseline", "change_pct", "growth_pct", "quota_to_potential",
                         "p_attain", "bound") if c in q.table.columns]

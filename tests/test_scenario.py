@@ -405,3 +405,25 @@ def test_twin_runs_both_recorded_and_store_outside_out(case):
     duckdb.connect(str(case / "other.duckdb")).close()
     with pytest.raises(InputError, match="not a run store"):
         RunStore(case / "other.duckdb", read_only=True)
+
+
+def test_a_better_frontier_point_replaces_a_time_limited_alignment(line_units, line_territories):
+    """A frontier point that meets every limit of the request at a lower objective becomes the alignment; the
+    request's own bound is kept, so the gap is (objective − bound)/objective."""
+    import dataclasses
+
+    import spmopt
+    from spmopt.scenario.runner import better_from_frontier
+    from spmopt.territory.pareto import Frontier
+
+    best = spmopt.align(line_units, line_territories, balance={"potential": 0.1})
+    assert best.objective == pytest.approx(18.0)
+    stuck = dataclasses.replace(best, objective=25.0, bound=15.0, gap=0.4, status="feasible")
+    fr = Frontier(measure="potential", table=pd.DataFrame(), alignments=[best])
+    got = better_from_frontier(stuck, fr, 1e-4)
+    assert got.objective == pytest.approx(18.0) and got.bound == 15.0
+    assert got.gap == pytest.approx(3.0 / 18.0) and got.status == "feasible" and got.stage.endswith("+frontier")
+    # a point beyond the request's own disruption limit is not taken
+    moved = best.metrics.disruption["potential"]
+    p = best.problem.replace(max_disruption={"potential": moved / 2})
+    assert better_from_frontier(dataclasses.replace(stuck, problem=p), fr, 1e-4) is None

@@ -168,8 +168,8 @@ class RunStore:
         return self.con.execute(q, [scenario] if scenario else []).df()
 
     def resolve(self, ref: str) -> str:
-        """A run id from an id, a unique id prefix, a scenario name (its latest run) or ``latest``; ``NAME~1``
-        is the run before the latest of NAME (``latest~1`` likewise)."""
+        """A run id from an id, a unique id prefix, a scenario name (its latest run), an inputs hash prefix (its
+        latest run) or ``latest``; ``NAME~1`` is the run before the latest of NAME (``latest~1`` likewise)."""
         base, _, back = ref.partition("~")
         n = int(back) if back.isdigit() else 0
         if back and not back.isdigit():
@@ -185,8 +185,10 @@ class RunStore:
                 hits = runs[runs["scenario"] == base]
             if hits.empty:
                 hits = runs[runs["run_id"].str.startswith(base)]
-                if len(hits) > 1:
-                    raise InputError(f"run '{base}' is ambiguous: {', '.join(hits['run_id'].head(5))}")
+            if hits.empty:   # the inputs hash `runs list` shows: that input's latest run
+                hits = runs[runs["content_hash"].str.startswith(base)] if len(base) >= 6 else hits
+            elif len(hits) > 1 and not (hits["run_id"] == base).any() and base not in set(hits["scenario"]):
+                raise InputError(f"run '{base}' is ambiguous: {', '.join(hits['run_id'].head(5))}")
         if hits.empty:
             raise InputError(f"no run '{base}' in {self.path}: give a run id (or its start), a scenario name or "
                              f"'latest'; the latest runs are {', '.join(runs['run_id'].head(3))}")

@@ -430,7 +430,7 @@ def diagnose(p: AlignmentProblem, opts: SolveOptions, *, cuts=()) -> InfeasibleE
     limit = SolveOptions(time_limit=share, mip_gap=1e-6, threads=opts.threads)
     singles: dict[str, float] = {}
     for f in fams:
-        rel = _solve_elastic(p, [f], limit, cuts)
+        rel = _solve_elastic(p, [f], limit, cuts, accept_feasible=True)   # one that works, if not proved least
         if rel is not None:
             singles[f] = rel[f]
     if singles:
@@ -442,7 +442,7 @@ def diagnose(p: AlignmentProblem, opts: SolveOptions, *, cuts=()) -> InfeasibleE
             f"limits on '{best.split(':')[1]}' are the easiest to relax. Any one of these works: "
             + "; ".join(parts), family=fam, suggestion=_suggest(p, singles))
     if fams:
-        rel = _solve_elastic(p, fams, limit, cuts)
+        rel = _solve_elastic(p, fams, limit, cuts, accept_feasible=True)
         if rel is not None:
             rel = {f: r for f, r in rel.items() if r > 1e-9}
             parts = [_describe(p, f, r) for f, r in rel.items()]
