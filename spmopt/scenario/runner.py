@@ -163,7 +163,7 @@ def _problem(scn: Scenario, inp: Inputs):
                         contiguity=inp.contiguity)
 
 
-def _basis(scn: Scenario, inp: Inputs, alignment=None):
+def _basis(scn: Scenario, inp: Inputs, alignment):
     from spmopt.quota import basis_from_table, basis_from_units
     from spmopt.quota.basis import basis_from_alignment
 
@@ -216,7 +216,7 @@ def check_scenario(scn: Scenario, progress: Progress | None = None) -> dict[str,
                 raise scn.fail("quota.method", "equal_chance needs the simulator's columns per holder (win_rate, "
                                                "deal_size_mean…): use quota.on: reps with a reps file")
         else:
-            b = _basis(scn, inp)
+            b = _basis(scn, inp, None)
             holders = len(b)
             for part in _basis_parts(q):
                 b.require(part, f"method {q.method}")
@@ -333,6 +333,7 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
     """Run every stage of ``scn`` and write ``out`` (see the module docstring). ``store`` is the run store
     (``True``: ``runs.duckdb`` beside ``out``; ``None``/``False``: none). ``progress`` gets a message per step,
     ``sim_progress(done, total)`` the simulation's trials. Errors carry the failing stage as ``exc.stage``."""
+    from spmopt.data.io import write_json_atomic
     from spmopt.report.outputs import write_alignment, write_frontier, write_quotas, write_simulation
     from spmopt.solver import SolveOptions
 
@@ -399,15 +400,12 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
             t = time.perf_counter()
             q = scn.quota
             basis = _basis(scn, inp, res.alignment)
-            stress = None
-            if scn.simulate is not None:
-                stress = inp.stress
             say(f"setting {q.method.replace('_', ' ')} quotas for {len(basis)} holders on the "
                 f"{_quota_on(scn)} {'reps' if _quota_on(scn) == 'reps' else 'territories'}")
             res.quotas = set_quotas(basis, q.target, q.method, weights=q.weights, deviation=q.deviation,
                                     over_assignment=q.over_assignment, growth=q.growth, ratio=q.ratio,
                                     floor=q.floor, ceiling=q.ceiling, fixed=q.fixed, unit=q.round,
-                                    simulate=q.simulate, trials=q.trials, seed=q.seed, stress=stress,
+                                    simulate=q.simulate, trials=q.trials, seed=q.seed, stress=inp.stress,
                                     stress_case=q.stress_case,
                                     options=SolveOptions(time_limit=q.time_limit, mip_gap=1e-9), progress=say)
             notes += [f"quota: {n}" for n in res.quotas.notes]
@@ -454,7 +452,7 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
 
             write_report(res, stage_dir, stage_dir / "report.html")
         res.run["seconds"]["total"] = round(time.perf_counter() - t0, 3)
-        _write_json(res.run, stage_dir / "run.json")      # last: its presence marks a complete run
+        write_json_atomic(res.run, stage_dir / "run.json")      # last: its presence marks a complete run
         stage = "finish"
         _swap_into_place(stage_dir, out)
     except BaseException as exc:
@@ -511,12 +509,6 @@ def _is_run(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(run, dict) and {"run_id", "content_hash", "stages"} <= set(run)
-
-
-def _write_json(obj: Any, path: Path) -> None:
-    from spmopt.data.io import write_json_atomic
-
-    write_json_atomic(obj, path)
 
 
 def _swap_into_place(stage_dir: Path, out: Path) -> None:
