@@ -62,7 +62,9 @@ def main() -> None:
     md = (f"## Contiguity overhead\n\n`benchmarks/contiguity.py`: fixed centres, mip gap 0.1 %, time limit "
           f"{tl:g} s per solve. {machine()}.\n\n" + table(rows, cols) +
           "\n\n`stage` says what produced the answer (`mip`: the solver's own; `mip+heuristic`: a round's answer "
-          "made contiguous and feasible by the heuristic, kept because time ran out before the rounds ended). "
+          "made contiguous and feasible by the heuristic, kept because time ran out before the rounds ended; "
+          "`spc`: the shortest-path contiguity model's first contiguous answer; `+regions`: improved by the "
+          "decomposition, whose regions are solved in the shortest-path form). "
           "The proved gap uses the best bound over the rounds, which is valid for the contiguous problem.")
     write_section("contiguity", md)
 

@@ -36,6 +36,9 @@ class SolveOptions:
     ``contiguity_flow`` chooses how contiguity enters the MIP: True = the flow form, exact in one solve (needs
     every territory rooted); False = separator cuts in rounds; None = automatic (flow when rooted and it adds at
     most ``AUTO_FLOW_VARS`` flow variables, as for the regions of the decomposition);
+    ``spc`` runs the shortest-path contiguity model (a restriction whose answers are always contiguous, see
+    :func:`spmopt.territory.mip.add_spc_contiguity`) for a first contiguous incumbent when neither the start nor
+    the heuristic gives a feasible one: None = automatic (contiguity with every territory rooted), False = off;
     ``extra`` passes raw solver options (HiGHS option names)."""
 
     solver: str = "highs"
@@ -47,6 +50,7 @@ class SolveOptions:
     candidates: int | None = None
     regions: int | None = None
     contiguity_flow: bool | None = None
+    spc: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

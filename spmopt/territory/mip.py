@@ -10,6 +10,7 @@ Formulation (symbols in :mod:`spmopt.territory.problem`; mirrored in docs/formul
           x_ij ≤ y_j, x_jj = y_j, Σ_j y_j = k             (only when centres are chosen)           (5)
           x_aj ≤ Σ_(v∈N(C)) x_vj                          separator cuts, added in rounds          (6)
       or  Σ_u f_uij − Σ_v f_ivj = x_ij (i ≠ r_j),  f_uvj ≤ M_j x_uj,  f_uvj ≤ M_j x_vj          (7)
+      or  x_ij ≤ Σ_(v∈N(i), d_j(v) < d_j(i)) x_vj     shortest-path form, a restriction        (8)
           x_ij ∈ {0,1}, y_j ∈ {0,1}
 
 with s_j = y_j when centres are chosen and s_j = 1 otherwise; sums in (4) run over units with a current
@@ -52,6 +53,8 @@ class AlignmentModel:
     n_cuts: int = 0
     cut_list: list = field(default_factory=list)
     flow: bool = False  # contiguity by the flow form (7) rather than cuts
+    flow_arcs: dict | None = None  # (tail, head, territory) → index of f, with the flow form
+    roots: np.ndarray | None = None  # root unit of each territory, with the flow form
     _arc_index: dict | None = None
 
     def arc(self, i: int, j: int) -> int | None:
@@ -93,6 +96,39 @@ class AlignmentModel:
         if p.chooses_centres:
             used = chosen.any(axis=0)
             vals += [(m.y[j], float(used[j])) for j in m.J]
+        if self.flow:
+            vals += self._flow_values(chosen)
+        return vals
+
+    def _flow_values(self, chosen: np.ndarray) -> list[tuple]:
+        """Flows (7) of a contiguous assignment: along a breadth-first tree of each territory from its root,
+        each edge carries the size of the subtree below it. A territory that is not connected gets none."""
+        from spmopt.territory.balance import Graph
+
+        p, m = self.problem, self.model
+        G = Graph(p)
+        vals = []
+        for j in range(len(p.territory_ids)):
+            r = int(self.roots[j])
+            inside = chosen[:, j]
+            if r < 0 or not inside[r]:
+                continue
+            parent = {r: None}
+            order = [r]
+            for u in order:
+                for v in G.nbrs[u]:
+                    v = int(v)
+                    if inside[v] and v not in parent:
+                        parent[v] = u
+                        order.append(v)
+            if len(order) != int(inside.sum()):
+                continue
+            below = dict.fromkeys(order, 1)
+            for v in reversed(order[1:]):
+                below[parent[v]] += below[v]
+                e = self.flow_arcs.get((parent[v], v, j))
+                if e is not None:
+                    vals.append((m.f[e], float(below[v])))
         return vals
 
     def assignment(self) -> pd.Series:
@@ -126,11 +162,12 @@ def _lin(coefs, variables, constant: float = 0.0) -> LinearExpression:
 
 
 def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.ndarray | None = None,
-                flow: bool = False) -> AlignmentModel:
+                flow: bool = False, spc: bool = False) -> AlignmentModel:
     """Build the Pyomo model of ``p``. ``relax`` names families to make elastic: ``balance:<m>``,
     ``capacity:<m>`` (maxima), ``minimum:<m>``, ``disruption:<m>``; with any, the objective is Σ r_f.
     ``mask`` (|I|×|J| booleans) restricts the pairs to a candidate set (see :mod:`spmopt.territory.pricing`).
-    ``flow`` adds the flow form (7) of contiguity (every territory must have a root, see :func:`flow_ready`)."""
+    ``flow`` adds the flow form (7) of contiguity (every territory must have a root, see :func:`flow_ready`).
+    ``spc`` adds the shortest-path form (8) instead: contiguous by construction, but a restriction."""
     ai, aj = p.arcs() if mask is None else np.nonzero(p.allowed() & mask)
     m = pyo.ConcreteModel(name="territory_alignment")
     m.A = pyo.RangeSet(0, len(ai) - 1)
@@ -152,6 +189,8 @@ def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.nd
     m.contiguity = pyo.ConstraintList()  # (6) separator cuts, added in rounds by the caller
     if flow:
         add_flow_contiguity(am, xs)
+    elif spc:
+        add_spc_contiguity(am, xs)
     return am
 
 
@@ -160,6 +199,55 @@ def flow_ready(p: AlignmentProblem) -> bool:
     from spmopt.territory.contiguity import roots
 
     return p.contiguity is not None and len(roots(p)) == len(p.territory_ids)
+
+
+def root_distances(p: AlignmentProblem) -> np.ndarray:
+    """(territories × units) shortest-path lengths on the adjacency graph from each territory's root, edges
+    weighted by the distance between their units (1 per edge without coordinates); inf where unreachable."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    from spmopt.geo import haversine_km
+    from spmopt.territory.balance import Graph
+    from spmopt.territory.contiguity import roots
+
+    G = Graph(p)
+    system = p.units.attrs.get("coords")
+    if system == "latlon":
+        la, lo = p.units["lat"].to_numpy(float), p.units["lon"].to_numpy(float)
+        w = haversine_km(la[G.src], lo[G.src], la[G.indices], lo[G.indices])
+    elif system == "xy":
+        x, y = p.units["x"].to_numpy(float), p.units["y"].to_numpy(float)
+        w = np.hypot(x[G.src] - x[G.indices], y[G.src] - y[G.indices])
+    else:
+        w = np.ones(len(G.src))
+    w = np.where(np.isfinite(w) & (w > 0), w, 1e-9) + 1e-9  # a zero length would tie "closer"
+    graph = csr_matrix((w, G.indices, G.indptr), shape=(p.n_units, p.n_units))
+    r = roots(p)
+    idx = p.unit_ids.get_indexer([r[t] for t in p.territory_ids])
+    return dijkstra(graph, directed=False, indices=idx)
+
+
+def add_spc_contiguity(am: AlignmentModel, xs) -> None:
+    """(8) Shortest-path contiguity (Mehrotra, Johnson & Nemhauser 1998): a unit i ≠ r_j joins territory j only
+    with a neighbour v that is closer to r_j on the graph, x_ij ≤ Σ_(v∈N(i), d_j(v) < d_j(i)) x_vj. Following
+    the closer neighbours leads to the root, so every answer is contiguous; the model is compact and needs no
+    rounds, but it is a *restriction* (a territory may not reach around another), so its answers are incumbents
+    and its bound is not used."""
+    from spmopt.territory.balance import Graph
+
+    p, m, ai, aj = am.problem, am.model, am.arc_unit, am.arc_terr
+    d = root_distances(p)
+    G = Graph(p)
+    cons = []
+    for a, (i, j) in enumerate(zip(ai.tolist(), aj.tolist(), strict=True)):
+        di = d[j, i]
+        if di == 0:
+            continue  # the root
+        closer = [am.arc(int(v), j) for v in G.nbrs[i] if d[j, v] < di] if np.isfinite(di) else []
+        closer = [c for c in closer if c is not None]
+        cons.append(_lin([1.0] + [-1.0] * len(closer), [xs[a], *(xs[c] for c in closer)]) <= 0)
+    m.spc = pyo.Constraint(range(len(cons)), rule=lambda m, k: cons[k])
 
 
 def flow_size(p: AlignmentProblem) -> int:
@@ -207,6 +295,8 @@ def add_flow_contiguity(am: AlignmentModel, xs) -> None:
                          [*(m.f[e] for e in fin), *(m.f[e] for e in fout), xs[a]]) == 0)
     m.flow = pyo.Constraint(range(len(cons)), rule=lambda m, k: cons[k])
     am.flow = True
+    am.flow_arcs = {(int(u), int(v), int(j)): e for e, (u, v, j) in enumerate(zip(tails, heads, terrs, strict=True))}
+    am.roots = root_of
 
 
 def _group(keys: np.ndarray, n: int) -> list[np.ndarray]:

@@ -27,7 +27,7 @@ from spmopt.solver import (
 )
 from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
-from spmopt.territory.heuristics import heuristic
+from spmopt.territory.heuristics import heuristic, local_search
 from spmopt.territory.mip import build_model, flow_ready, flow_size, pairs_of
 from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
@@ -41,7 +41,8 @@ class Alignment:
     says how far from optimal it may be). ``objective`` is the model's objective, ``bound`` the best proved lower
     bound, ``gap`` = (objective − bound)/objective. ``stage`` names what produced the answer: ``mip``,
     ``heuristic`` (the solver kept the heuristic start), ``warm start`` (it kept the given / current alignment) or
-    ``mip+heuristic`` (a contiguity round's answer made contiguous and feasible by the heuristic).
+    ``mip+heuristic`` (a contiguity round's answer made contiguous and feasible by the heuristic) or ``spc``
+    (the shortest-path contiguity model's answer, kept by the exact model).
     ``before`` holds the metrics of the current alignment when one was given.
     """
 
@@ -175,7 +176,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         flow_ready(p) and flow_size(p) <= AUTO_FLOW_VARS
     # contiguity by cuts in rounds rarely finds a contiguous answer on large models: regions finish the job
     by_cuts = p.contiguity is not None and not use_flow
-    regions = opts.regions if opts.regions is not None else (AUTO_REGION_SIZE if k is not None or by_cuts else 0)
+    regions = opts.regions if opts.regions is not None else \
+        (AUTO_REGION_SIZE if k is not None or p.contiguity is not None else 0)
     regions = min(regions, len(p.territory_ids) - 1) if regions and len(p.territory_ids) > 2 else 0
     priced = None
     if k is not None:
@@ -199,6 +201,19 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         if h.feasible:
             warm_start = h.assignment
     info: dict[str, Any] = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
+    if warm_start is None and opts.spc is not False and flow_ready(p):
+        # contiguous and balanced is where the exact model and the heuristic both struggle; the shortest-path
+        # form is contiguous by construction, so any answer it finds is a feasible start for the exact model
+        t_spc = time.perf_counter()
+        budget = None if opts.time_limit is None else max(0.1, 0.4 * remaining())
+        spc = _spc_incumbent(p, dataclasses.replace(opts, time_limit=budget),
+                             mask=None if priced is None else candidate_mask(priced, k))
+        if spc is not None:
+            spc = _polish(p, spc, time_limit=min(10.0, 0.1 * (remaining() or 100.0)))
+            warm_start, warm_stage = spc, "spc"
+        found = f"objective {evaluate(p, spc).objective:,.6g}" if spc is not None else "no answer"
+        say(f"shortest-path contiguity: {found} ({time.perf_counter() - t_spc:.1f} s)")
+        info["spc"] = {"found": spc is not None, "seconds": round(time.perf_counter() - t_spc, 3)}
     rough = warm_start if warm_start is not None else (h.assignment if h is not None else None)
     cuts: list = []
     build_s = 0.0
@@ -279,6 +294,28 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     return Alignment(problem=p, assignment=assignment, status=status, objective=objective, bound=bound,
                      gap=gap, solve_seconds=elapsed() - build_s, build_seconds=build_s, solver=res.solver,
                      stage=res.stage, metrics=metrics, before=before, options=info)
+
+
+def _spc_incumbent(p: AlignmentProblem, opts: SolveOptions, *, mask=None) -> pd.Series | None:
+    """An answer of the shortest-path contiguity model (8) that meets every limit, or None (none in time, or
+    the restriction is infeasible — which says nothing about the full problem)."""
+    am = build_model(p, mask=mask, spc=True)
+    out = solve(am.model, opts)
+    if not out.has_solution:
+        return None
+    a = am.assignment()
+    return None if violations(p, a) else a
+
+
+def _polish(p: AlignmentProblem, a: pd.Series, *, time_limit: float) -> pd.Series:
+    """Single moves and swaps of :func:`~spmopt.territory.heuristics.local_search` (every territory stays
+    connected and within its limits); the polished answer when it is feasible and cheaper, else ``a``."""
+    tids = pd.Index(p.territory_ids)
+    b, moves = local_search(p, tids.get_indexer(a.reindex(p.unit_ids).to_numpy()), time_limit=time_limit)
+    out = pd.Series(np.asarray(p.territory_ids, dtype=object)[b], index=p.unit_ids, name="territory_id")
+    if moves and not violations(p, out) and evaluate(p, out).objective < evaluate(p, a).objective:
+        return out
+    return a
 
 
 def _candidates_per_unit(p: AlignmentProblem, opts: SolveOptions) -> int | None:
