@@ -6,8 +6,9 @@ region's territories by the exact MIP — balance and limits against the *global
 is left of the global budget, contiguity on the region's part of the graph — and the answer is kept when it
 is better. With contiguity and rooted territories a region is solved in the shortest-path form (a restriction
 that is contiguous by construction and quick to improve), so the regions also repair and polish contiguous
-alignments that the exact model cannot improve in the time. Sweeping over overlapping regions moves load across region borders, so the borders are repaired as
-the sweep goes on. This is a large-neighbourhood search: each step is exact, the whole is a heuristic.
+alignments that the exact model cannot improve in the time. Sweeping over overlapping regions moves load across
+region borders, so the borders are repaired as the sweep goes on. This is a large-neighbourhood search: each
+step is exact (or, with contiguity, exact for its restriction), the whole is a heuristic.
 
 The bound for the whole problem does not come from the regions (their bounds hold only with the rest fixed) but
 from the Lagrangian of :mod:`spmopt.territory.pricing`, which is valid for the full problem.
