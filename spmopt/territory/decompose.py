@@ -148,7 +148,6 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
     """Sweep over regions of ``size`` territories, re-solving each exactly with the rest fixed (see the module
     docstring), until a sweep improves nothing or the time runs out. ``start`` may break limits; regions
     that can be made feasible are, and later regions absorb what is left where they can."""
-
     t0 = time.perf_counter()
     tids = pd.Index(p.territory_ids)
     a = tids.get_indexer(start.reindex(p.unit_ids).to_numpy())

@@ -40,9 +40,10 @@ class Alignment:
     ``status`` is ``optimal`` (within the requested gap) or ``feasible`` (a limit stopped the solver; ``gap``
     says how far from optimal it may be). ``objective`` is the model's objective, ``bound`` the best proved lower
     bound, ``gap`` = (objective − bound)/objective. ``stage`` names what produced the answer: ``mip``,
-    ``heuristic`` (the solver kept the heuristic start), ``warm start`` (it kept the given / current alignment) or
+    ``heuristic`` (the solver kept the heuristic start), ``warm start`` (it kept the given / current alignment),
     ``mip+heuristic`` (a contiguity round's answer made contiguous and feasible by the heuristic) or ``spc``
-    (the shortest-path contiguity model's answer, kept by the exact model).
+    (the shortest-path contiguity model's answer, kept by the exact model); ``+regions`` when the
+    decomposition improved it.
     ``before`` holds the metrics of the current alignment when one was given.
     """
 
