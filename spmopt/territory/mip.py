@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,7 @@ class AlignmentModel:
     flow: bool = False  # contiguity by the flow form (7) rather than cuts
     flow_arcs: dict | None = None  # (tail, head, territory) → index of f, with the flow form
     roots: np.ndarray | None = None  # root unit of each territory, with the flow form
+    graph: Any = None  # the adjacency Graph the flow form was built on
     _arc_index: dict | None = None
 
     def arc(self, i: int, j: int) -> int | None:
@@ -103,10 +105,7 @@ class AlignmentModel:
     def _flow_values(self, chosen: np.ndarray) -> list[tuple]:
         """Flows (7) of a contiguous assignment: along a breadth-first tree of each territory from its root,
         each edge carries the size of the subtree below it. A territory that is not connected gets none."""
-        from spmopt.territory.balance import Graph
-
-        p, m = self.problem, self.model
-        G = Graph(p)
+        p, m, G = self.problem, self.model, self.graph
         vals = []
         for j in range(len(p.territory_ids)):
             r = int(self.roots[j])
@@ -201,9 +200,10 @@ def flow_ready(p: AlignmentProblem) -> bool:
     return p.contiguity is not None and len(roots(p)) == len(p.territory_ids)
 
 
-def root_distances(p: AlignmentProblem) -> np.ndarray:
+def root_distances(p: AlignmentProblem, G=None) -> np.ndarray:
     """(territories × units) shortest-path lengths on the adjacency graph from each territory's root, edges
-    weighted by the distance between their units (1 per edge without coordinates); inf where unreachable."""
+    weighted by the distance between their units (1 per edge without coordinates); inf where unreachable.
+    ``G`` is the problem's :class:`~spmopt.territory.balance.Graph` when the caller has it already."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import dijkstra
 
@@ -211,7 +211,7 @@ def root_distances(p: AlignmentProblem) -> np.ndarray:
     from spmopt.territory.balance import Graph
     from spmopt.territory.contiguity import roots
 
-    G = Graph(p)
+    G = G if G is not None else Graph(p)
     system = p.units.attrs.get("coords")
     if system == "latlon":
         la, lo = p.units["lat"].to_numpy(float), p.units["lon"].to_numpy(float)
@@ -237,8 +237,8 @@ def add_spc_contiguity(am: AlignmentModel, xs) -> None:
     from spmopt.territory.balance import Graph
 
     p, m, ai, aj = am.problem, am.model, am.arc_unit, am.arc_terr
-    d = root_distances(p)
     G = Graph(p)
+    d = root_distances(p, G)
     cons = []
     for a, (i, j) in enumerate(zip(ai.tolist(), aj.tolist(), strict=True)):
         di = d[j, i]
@@ -295,6 +295,7 @@ def add_flow_contiguity(am: AlignmentModel, xs) -> None:
                          [*(m.f[e] for e in fin), *(m.f[e] for e in fout), xs[a]]) == 0)
     m.flow = pyo.Constraint(range(len(cons)), rule=lambda m, k: cons[k])
     am.flow = True
+    am.graph = G
     am.flow_arcs = {(int(u), int(v), int(j)): e for e, (u, v, j) in enumerate(zip(tails, heads, terrs, strict=True))}
     am.roots = root_of
 
