@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["pmedcap.py", "northeast.py", "scale.py", "contiguity.py", "national.py", "payout.py", "simulate.py",
-           "quota.py", "scenarios.py"]
+SCRIPTS = ["pmedcap.py", "northeast.py", "scale.py", "contiguity.py", "national.py", "whatif.py", "payout.py",
+           "simulate.py", "quota.py", "scenarios.py"]
 
 if __name__ == "__main__":
     extra = sys.argv[1:]

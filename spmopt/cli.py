@@ -70,6 +70,15 @@ def align(
     territories: Annotated[Path | None, typer.Option(help="Territories file: territory_id, center_unit or "
                                                            "coordinates, optional max_<m>/min_<m> limits.")] = None,
     k: Annotated[int | None, typer.Option("--k", help="Choose K centres among the units instead.")] = None,
+    add_territories: Annotated[int, typer.Option(
+        help="What-if: open N new territories, their centres chosen among --add-where units (the current "
+        "territories stay; new ones are named new:<unit_id>).")] = 0,
+    add_where: Annotated[str | None, typer.Option(
+        metavar="QUERY", help="Candidate centre units for --add-territories, as a pandas query on the units "
+        "file, e.g. \"state == 'NY'\" or \"lat > 41\". Default: every unit.")] = None,
+    remove: Annotated[str | None, typer.Option(
+        metavar="IDS|N", help="What-if: close these territories (comma-separated ids), or a number N to let the "
+        "optimisation choose which N to close.")] = None,
     distances: Annotated[Path | None, typer.Option(help="Distance table unit_id,territory_id,distance.")] = None,
     balance: Pairs = None,
     capacity: Pairs = None,
@@ -117,10 +126,20 @@ def align(
             raise InputError(f"--candidates must be 0 (all pairs) or more, got {candidates}")
         if regions is not None and (regions < 0 or regions == 1):
             raise InputError(f"--regions must be 0 (off) or at least 2, got {regions}")
+        if add_territories < 0:
+            raise InputError(f"--add-territories must be 0 or more, got {add_territories}")
+        if add_where is not None and not add_territories:
+            raise InputError("--add-where picks the centres of --add-territories; give --add-territories N")
+        what_if = {}
+        if add_territories:
+            what_if.update(add=add_territories, add_candidates=add_where)
+        if remove is not None:
+            what_if["remove"] = int(remove) if remove.strip().isdigit() else \
+                [t.strip() for t in remove.split(",") if t.strip()]
         _run_align(u, t, d, k=k, contiguity=contiguity, weight=weight, time_limit=time_limit, mip_gap=mip_gap,
                    candidates=candidates, regions=regions, out=out, plot=plot, log=log,
                    pareto=(pareto_points, pareto_measure) if pareto else None,
-                   **kw)
+                   **kw, **what_if)
     except SpmoptError as exc:
         _fail(exc)
 
@@ -134,8 +153,13 @@ def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, 
 
     p = make_problem(u, t, d, **kw)
     opts = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, log=log, candidates=candidates, regions=regions)
-    console.print(f"aligning {p.n_units:,} units into {p.n_territories} territories "
-                  f"({'chosen centres' if p.chooses_centres else 'fixed centres'}); time limit {time_limit:g} s")
+    kind = "fixed centres"
+    if p.chooses_centres:
+        kind = "chosen centres" if p.territories is None else \
+            f"what-if: {len(p.must_open)} current kept, {len(p.closed)} closed, " \
+            f"{p.k - len(p.must_open)} chosen among {int((p.open_state() == 0).sum()):,} candidate centres"
+    console.print(f"aligning {p.n_units:,} units into {p.n_territories} territories ({kind}); "
+                  f"time limit {time_limit:g} s")
     t0 = time.perf_counter()
     if p.contiguity is not None:
         c = p.contiguity.describe()
@@ -189,6 +213,10 @@ def _print_summary(result) -> None:
             row(f"{m} moved", f"{100 * s['disruption'][m]:.1f} %", "0.0 %" if cur else None)
         row("units moved", f"{s['units_moved']:,}", "0" if cur else None)
     out_console.print(tab)
+    wi = s.get("what_if")
+    if wi:
+        out_console.print(f"what-if: opened {', '.join(wi['opened']) or 'none'}; closed "
+                          f"{', '.join(wi['closed']) or 'none'}; {len(wi['kept'])} current territories kept")
 
 
 @app.command()

@@ -145,8 +145,9 @@ def disconnected(graph: nx.Graph, assignment: pd.Series) -> dict:
 
 def roots(p) -> dict:
     """Territory id → root unit id (a unit that must lie in the territory), where one is known."""
-    if p.chooses_centres:
-        return {t: t for t in p.territory_ids}
+    if p.chooses_centres:  # an open centre serves itself: its centre unit is the root
+        ci = p.centre_index()
+        return {t: p.unit_ids[c] for t, c in zip(p.territory_ids, ci, strict=True) if c >= 0}
     if p.territories is not None and "center_unit" in p.territories.columns:
         locks = p.locks()
         cu = p.territories["center_unit"]

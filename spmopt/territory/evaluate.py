@@ -143,9 +143,17 @@ def violations(p: AlignmentProblem, assignment: pd.Series, *, rtol: float = CHEC
         labels = sorted(pd.unique(a.dropna()))
         if len(labels) != p.k:
             out.append(f"{len(labels)} territories used, {p.k} asked for")
+        ci = dict(zip(p.territory_ids, np.where(p.open_state() == 0, p.centre_index(), -1), strict=True))
         for c in labels:
-            if c in a.index and a[c] != c:
-                out.append(f"centre '{c}' is not in its own territory (assigned to '{a[c]}')")
+            u = p.unit_ids[ci[c]] if ci.get(c, -1) >= 0 else None
+            if u is not None and a[u] != c:
+                out.append(f"centre unit '{u}' of '{c}' is not in its own territory (assigned to '{a[u]}')")
+        shut = sorted(set(labels) & set(p.closed))
+        if shut:
+            out.append(f"territory '{shut[0]}' is closed but has units")
+        missing = sorted(set(p.must_open) - set(labels))
+        if missing:
+            out.append(f"territory '{missing[0]}' must stay open but has no units")
     g = pd.DataFrame({"t": a.to_numpy()}, index=p.unit_ids)
     P = p.n_territories
     col = {t: j for j, t in enumerate(p.territory_ids)}

@@ -176,8 +176,9 @@ def _moves(p: AlignmentProblem, st: _State, candidates: int) -> tuple[np.ndarray
     free = np.ones(p.n_units, dtype=bool)
     if len(p.locks()):
         free[p.unit_ids.get_indexer(p.locks().index)] = False
-    if p.chooses_centres:
-        free[np.asarray(p.territory_ids)[st.a] == np.asarray(p.unit_ids)] = False
+    if p.chooses_centres:  # an open centre's own unit stays with it
+        ci = np.where(p.open_state() == 0, p.centre_index(), -1)
+        free[ci[st.a] == np.arange(p.n_units)] = False
         cols = np.unique(st.a)
     else:
         cols = np.arange(st.J)
@@ -340,22 +341,33 @@ def start_assignment(p: AlignmentProblem) -> np.ndarray:
         cols = _spread_centres(p, cost)
         sub = cost[:, cols]
         a = cols[np.argmin(sub, axis=1)]
-        a[cols] = cols
+        ci = np.where(p.open_state() == 0, p.centre_index(), -1)[cols]
+        a[ci[ci >= 0]] = cols[ci >= 0]
         return a
     return np.argmin(cost, axis=1)
 
 
 def _spread_centres(p: AlignmentProblem, cost: np.ndarray) -> np.ndarray:
-    """k centres by weighted farthest-point sampling on the distances (deterministic), locked centres first."""
+    """k territory columns by weighted farthest-point sampling on the distances (deterministic): the columns that
+    must be open and those with locked units first, then the candidate whose centre unit is farthest from the
+    chosen ones."""
     d = np.where(np.isfinite(p.distance), p.distance, np.nanmax(np.where(np.isfinite(p.distance),
                                                                            p.distance, 0)) * 10)
     w = p.measure(p.weight) if p.weight else np.ones(p.n_units)
-    forced = sorted(set(pd.Index(p.territory_ids).get_indexer(p.locks().to_numpy())) - {-1})
-    chosen = list(forced) or [int(np.argmin((d * w[:, None]).sum(axis=0)))]
+    state, ci = p.open_state(), p.centre_index()
+    forced = sorted(set(np.flatnonzero(state > 0)) |
+                    set(pd.Index(p.territory_ids).get_indexer(p.locks().to_numpy())) - {-1})
+    pool = np.flatnonzero((state == 0) & (ci >= 0))
+    chosen = list(forced) or [int(pool[np.argmin((d[:, pool] * w[:, None]).sum(axis=0))])]
+    if (state != 0).any():  # a what-if: greedy add, the candidate that saves the most distance first
+        from spmopt.territory.whatif import greedy_fill
+
+        return np.array(greedy_fill(cost, chosen, pool, p.k), dtype=int)
     while len(chosen) < p.k:
         gap = d[:, chosen].min(axis=1) * np.maximum(w, EPS)
-        gap[chosen] = -1
-        chosen.append(int(np.argmax(gap)))
+        score = gap[ci[pool]]
+        score[np.isin(pool, chosen)] = -1
+        chosen.append(int(pool[np.argmax(score)]))
     return np.array(chosen[:p.k], dtype=int)
 
 

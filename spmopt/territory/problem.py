@@ -50,7 +50,9 @@ class AlignmentProblem:
     arguments); the fields are read-only.
 
     ``distance`` is a dense |I|×|J| array with ``inf`` for pairs that are not allowed. ``territory_ids`` are the
-    fixed territories, or (``k`` set) the candidate centre units.
+    fixed territories, or (``k`` set) the candidate centres: the units themselves, or — for an add/remove what-if
+    (:func:`make_problem`'s ``add`` / ``remove``) — the current territories plus candidate new ones, of which
+    ``must_open`` are always open, ``closed`` never, and the rest as the optimisation decides (k open in all).
     """
 
     units: pd.DataFrame
@@ -66,6 +68,8 @@ class AlignmentProblem:
     territories: pd.DataFrame | None = None
     distance_unit: str = "km"
     contiguity: Contiguity | None = None
+    must_open: frozenset = frozenset()
+    closed: frozenset = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("balance", "capacity", "limits", "max_disruption", "disruption_price"):
@@ -90,6 +94,26 @@ class AlignmentProblem:
     def chooses_centres(self) -> bool:
         return self.k is not None
 
+    def centre_index(self) -> np.ndarray:
+        """Per territory column: the index of its centre unit, −1 where it has none (for ``k`` without a
+        territories table, column j is unit j)."""
+        if self.territories is not None and "center_unit" in self.territories.columns:
+            cu = self.territories["center_unit"].reindex(list(self.territory_ids))
+            return self.unit_ids.get_indexer(cu.where(cu.notna(), None).to_numpy())
+        if self.chooses_centres:
+            return np.arange(len(self.territory_ids))
+        return np.full(len(self.territory_ids), -1)
+
+    def open_state(self) -> np.ndarray:
+        """Per territory column: 1 always open, 0 open if chosen, −1 closed (fixed centres: all 1)."""
+        if not self.chooses_centres:
+            return np.ones(len(self.territory_ids), dtype=int)
+        tids = pd.Index(self.territory_ids)
+        st = np.zeros(len(tids), dtype=int)
+        st[tids.isin(list(self.must_open))] = 1
+        st[tids.isin(list(self.closed))] = -1
+        return st
+
     def measure(self, m: str) -> np.ndarray:
         """w_·m as a float array (``count`` gives ones unless the units have a column of that name)."""
         if m in self.units.columns:
@@ -111,7 +135,7 @@ class AlignmentProblem:
 
     def current(self) -> pd.Series | None:
         """Current territory of each unit (None where the unit has none), or None if not given."""
-        if "current_territory" not in self.units.columns or self.chooses_centres:
+        if "current_territory" not in self.units.columns or (self.chooses_centres and self.territories is None):
             return None
         return self.units["current_territory"]
 
@@ -124,6 +148,8 @@ class AlignmentProblem:
     def allowed(self) -> np.ndarray:
         """Boolean |I|×|J| mask of A."""
         ok = np.isfinite(self.distance).copy()
+        if self.closed:
+            ok[:, pd.Index(self.territory_ids).isin(list(self.closed))] = False
         col = {t: j for j, t in enumerate(self.territory_ids)}
         for uid, t in self.locks().items():
             i = self.units.index.get_loc(uid)
@@ -185,6 +211,9 @@ def make_problem(
     max_disruption: Mapping[str, float] | None = None,
     disruption_price: Mapping[str, float] | None = None,
     contiguity=None,
+    add: int = 0,
+    add_candidates=None,
+    remove=None,
 ) -> AlignmentProblem:
     """Validate raw tables and options into an :class:`AlignmentProblem`.
 
@@ -195,7 +224,18 @@ def make_problem(
     the current alignment; ``disruption_price`` a measure to the objective cost per unit of it moved;
     ``contiguity`` (``'auto'``, an adjacency file or table of ``unit_a,unit_b`` pairs, or a networkx graph)
     requires every territory to be connected on that graph.
+
+    What-ifs on fixed territories (location–allocation with the current centres kept): ``add=n`` opens n new
+    territories whose centres are chosen among ``add_candidates`` (unit ids, or a pandas query on the units
+    table such as ``"lat > 41"``; default every unit that is not a centre already); ``remove`` closes the named
+    territories (a list of ids), or — a number — lets the optimisation choose which that many to close. New
+    territories are named ``new:<centre unit id>``; the current alignment still measures disruption.
     """
+    must_open: list = []
+    closed: list = []
+    if add or remove is not None:
+        if territories is None or k is not None:
+            raise InputError("add / remove territories are what-ifs on fixed territories: give territories, not k")
     if (territories is None) == (k is None):
         raise InputError("give either territories (fixed centres) or k (number of centres to choose), not both"
                          if territories is not None else "give territories or k")
@@ -226,7 +266,7 @@ def make_problem(
                                   family="assignment")
         if max_disruption or disruption_price:
             raise InputError("disruption needs fixed territories with a current alignment; it is not defined "
-                             "when centres are chosen (k)")
+                             "when centres are chosen (k); use add / remove on the territories instead")
         tids = tuple(u.index)
         cand = u[[c for c in ("lat", "lon", "x", "y") if c in u.columns]]
         locks = u["locked_territory"].dropna() if "locked_territory" in u.columns else pd.Series(dtype=object)
@@ -254,6 +294,12 @@ def make_problem(
         if not tids:
             raise InputError("no territories given", source=t_frame.attrs["source"])
         check_territory_refs(u, tids)
+        if add or remove is not None:
+            if distances is not None:
+                raise InputError("add / remove territories need unit coordinates for the new centres, not a "
+                                 "distance table")
+            t_frame, k, must_open, closed = _what_if(u, t_frame, add, add_candidates, remove)
+            tids = tuple(t_frame.index)
         cand = t_frame[[c for c in ("lat", "lon", "x", "y") if c in t_frame.columns]]
 
     D = np.full((len(u), len(tids)), np.inf)
@@ -281,11 +327,75 @@ def make_problem(
             raise InputError(f"capacity measure '{m}' is not a column")
     contig = load_contiguity(contiguity, u)
     if contig is not None and t_frame is not None and "center_unit" in t_frame.columns:
-        u = _lock_centre_units(u, t_frame)
+        u = _lock_centre_units(u, t_frame if k is None else t_frame.loc[sorted(must_open)])
     return AlignmentProblem(units=u, territory_ids=tids, distance=D, balance=balance, capacity=capacity,
                             limits=limits, weight=weight, k=k, max_disruption=max_disruption,
                             disruption_price=disruption_price, territories=t_frame, distance_unit=dunit,
-                            contiguity=contig)
+                            contiguity=contig, must_open=frozenset(must_open), closed=frozenset(closed))
+
+
+def _what_if(u: pd.DataFrame, t_frame: pd.DataFrame, add, add_candidates, remove):
+    """Territories table, k, must-open and closed ids for an add / remove what-if (see :func:`make_problem`)."""
+    source = t_frame.attrs.get("source")
+    if not isinstance(add, int | np.integer) or isinstance(add, bool) or add < 0:
+        raise InputError(f"add must be a whole number of new territories (0 or more), got {add!r}")
+    current = list(t_frame.index)
+    closed: list[str] = []
+    n_close = 0
+    if isinstance(remove, int | np.integer) and not isinstance(remove, bool):
+        if not 0 <= remove < len(current):
+            raise InputError(f"remove = {remove}: choose between 0 and {len(current) - 1} of the "
+                             f"{len(current)} territories to close")
+        n_close = int(remove)
+    elif remove is not None:
+        names = [remove] if isinstance(remove, str) else list(remove)
+        unknown = [t for t in names if t not in t_frame.index]
+        if unknown:
+            raise InputError(f"cannot remove unknown territory '{unknown[0]}' (known: "
+                             f"{', '.join(current[:8])}{'…' if len(current) > 8 else ''})", source=source)
+        closed = list(dict.fromkeys(names))
+        if len(closed) >= len(current):
+            raise InputError("remove would close every territory")
+        locks = u["locked_territory"].dropna() if "locked_territory" in u.columns else pd.Series(dtype=object)
+        bad = locks[locks.isin(closed)]
+        if len(bad):
+            raise InputError(f"unit '{bad.index[0]}' is locked to '{bad.iloc[0]}', which remove closes",
+                             source=u.attrs.get("source"), row=u.attrs.get("rows", {}).get(bad.index[0]),
+                             column="locked_territory", value=bad.iloc[0])
+    new_rows = pd.DataFrame(columns=t_frame.columns, index=pd.Index([], name="territory_id"))
+    if add:
+        if add_candidates is None:
+            cand = u.index
+        elif isinstance(add_candidates, str):
+            try:
+                cand = u.query(add_candidates).index
+            except Exception as exc:  # pandas raises many kinds for a bad expression
+                raise InputError(f"add candidates: cannot evaluate '{add_candidates}' on the units table "
+                                 f"({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        else:
+            cand = pd.Index([str(c) for c in add_candidates])
+            unknown = cand[~cand.isin(u.index)]
+            if len(unknown):
+                raise InputError(f"add candidate '{unknown[0]}' is not a unit id")
+        taken = set(t_frame["center_unit"].dropna()) if "center_unit" in t_frame.columns else set()
+        cand = [c for c in dict.fromkeys(cand) if c not in taken]
+        if len(cand) < add:
+            raise InputError(f"add = {add} new territories but only {len(cand)} candidate centre unit(s)"
+                             + (f" match '{add_candidates}'" if isinstance(add_candidates, str) else ""))
+        ids = [f"new:{c}" for c in cand]
+        clash = set(ids) & set(current)
+        if clash:
+            raise InputError(f"territory id '{sorted(clash)[0]}' is taken; rename it to add new territories")
+        new_rows = pd.DataFrame({"center_unit": cand}, index=pd.Index(ids, name="territory_id"))
+        for c in ("lat", "lon", "x", "y"):
+            if c in t_frame.columns:
+                new_rows[c] = u.loc[cand, c].to_numpy(dtype=float)
+    frame = pd.concat([t_frame, new_rows.reindex(columns=t_frame.columns)]) if len(new_rows) else t_frame.copy()
+    frame["added"] = frame.index.isin(new_rows.index)  # a candidate new territory, not a current one
+    frame.attrs.update(t_frame.attrs)
+    kept = [t for t in current if t not in closed]
+    must_open = kept if n_close == 0 else []
+    return frame, len(kept) + add - n_close, must_open, closed
 
 
 def _lock_centre_units(u: pd.DataFrame, t_frame: pd.DataFrame) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from spmopt.territory.heuristics import heuristic, local_search
 from spmopt.territory.mip import build_model, flow_ready, flow_size, pairs_of
 from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
+from spmopt.territory.whatif import is_what_if, screen
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,12 @@ class Alignment:
             },
             "options": self.options,
         }
+        if p.chooses_centres and p.territories is not None:  # add / remove what-if: what changed
+            used = set(self.assignment.dropna())
+            added = p.territories.get("added", pd.Series(False, index=p.territories.index))
+            had = set(p.territories.index[~added.astype(bool)])
+            out["what_if"] = {"opened": sorted(used - had), "closed": sorted(had - used),
+                              "kept": sorted(used & had)}
         if self.before is not None:
             b = self.before
             out["current"] = {"objective": b.objective, "distance": b.distance,
@@ -120,6 +127,9 @@ def align(
     max_disruption: dict[str, float] | None = None,
     disruption_price: dict[str, float] | None = None,
     contiguity=None,
+    add: int = 0,
+    add_candidates=None,
+    remove=None,
     time_limit: float | None = 60.0,
     mip_gap: float = 1e-4,
     options: SolveOptions | None = None,
@@ -132,7 +142,9 @@ def align(
     caps a measure per territory; ``max_disruption={'potential': 0.2}`` lets at most 20 % of potential move
     away from its current territory; ``disruption_price`` adds price × moved measure to the objective;
     ``k`` chooses k centres among the units instead of fixed territories; ``contiguity`` (``'auto'``, an
-    adjacency file or a table of ``unit_a,unit_b`` pairs) keeps every territory connected. ``time_limit`` (s)
+    adjacency file or a table of ``unit_a,unit_b`` pairs) keeps every territory connected. ``add`` /
+    ``add_candidates`` / ``remove`` are what-ifs on the fixed territories (open new territories with chosen
+    centres, close named ones or let the optimisation choose which; see :func:`make_problem`). ``time_limit`` (s)
     and ``mip_gap`` stop the solver; the answer then carries its proved gap.
     ``warm_start`` is an assignment to start from.
 
@@ -145,7 +157,7 @@ def align(
     else:
         p = make_problem(units, territories, distances, k=k, balance=balance, capacity=capacity, weight=weight,
                          max_disruption=max_disruption, disruption_price=disruption_price,
-                         contiguity=contiguity)
+                         contiguity=contiguity, add=add, add_candidates=add_candidates, remove=remove)
     opts = options or SolveOptions(time_limit=time_limit, mip_gap=mip_gap)
     return solve_problem(p, opts, warm_start=warm_start)
 
@@ -178,7 +190,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     # contiguity by cuts in rounds rarely finds a contiguous answer on large models: regions finish the job
     by_cuts = p.contiguity is not None and not use_flow
     regions = opts.regions if opts.regions is not None else \
-        (AUTO_REGION_SIZE if k is not None or p.contiguity is not None else 0)
+        (AUTO_REGION_SIZE if (k is not None or p.contiguity is not None) and not p.chooses_centres else 0)
     regions = min(regions, len(p.territory_ids) - 1) if regions and len(p.territory_ids) > 2 else 0
     priced = None
     if k is not None:
@@ -188,6 +200,22 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         say(f"pricing: Lagrangian bound {priced.value:,.6g} ({priced.rounds} steps, {priced.seconds:.1f} s)")
     warm_stage = "warm start"
     h = None
+    info: dict[str, Any] = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
+    screen_opts = opts
+    if is_what_if(p) and "presolve_rule_off" not in opts.extra:
+        # HiGHS's probing spends most of a what-if's time limit on the y_j ≥ x_ij rows (28 s of 60 on the
+        # North-East add-one case, which then solves to 0.1 % with it off)
+        opts = dataclasses.replace(opts, extra={**opts.extra, "presolve_rule_off": 32768})
+    if warm_start is None and is_what_if(p):
+        # add / remove what-if: the best-ranked centre sets solved as fixed-centre problems give the first
+        # incumbent; the exact model below proves the gap over every candidate
+        contiguous = p.contiguity is not None  # each contiguous set needs longer: fewer sets, more time
+        budget = (0.6 if contiguous else 0.4) * opts.time_limit if opts.time_limit else 60.0
+        sc = screen(p, screen_opts, time_limit=budget, n_sets=2 if contiguous else 6, progress=say)
+        info["what_if"] = {"sets_tried": sc.sets_tried, "sets_feasible": sc.sets_feasible,
+                           "screened_best": sc.best_set, "seconds": round(sc.seconds, 3)}
+        if sc.assignment is not None:
+            warm_start, warm_stage = sc.assignment, "screen"
     if warm_start is None and opts.heuristic:
         # heuristic first: a feasible start lets the MIP prune at once and is the fallback if time runs out
         budget = min(5.0, 0.05 * opts.time_limit) if opts.time_limit else 5.0
@@ -201,7 +229,6 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             f"({h.seconds:.1f} s)")
         if h.feasible:
             warm_start = h.assignment
-    info: dict[str, Any] = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
     if warm_start is None and opts.spc is not False and flow_ready(p):
         # contiguous and balanced is where the exact model and the heuristic both struggle; the shortest-path
         # form is contiguous by construction, so any answer it finds is a feasible start for the exact model
