@@ -83,12 +83,22 @@ def test_remove_named_territory_equals_problem_without_it(line_units, three):
     assert s["units_moved"] == int((cur != r.assignment.reindex(cur.index)).sum())
 
 
-def test_remove_count_chooses_the_cheapest_closure(line_units, three):
+@pytest.mark.parametrize("by_unit", [False, True])
+def test_remove_count_chooses_the_cheapest_closure(line_units, three, by_unit):
+    """Choosing the closure equals the best of the three named closures, also when the territories are given by
+    centre units (a kept territory need not hold its centre unit, as without the what-if)."""
+    if by_unit:
+        three = pd.DataFrame({"territory_id": ["A", "B", "C"], "center_unit": ["u1", "u7", "u4"],
+                              "x": [0.0, 10.0, 4.0], "y": [0.0, 0.0, 0.0]})
     per = {}
     for drop in ("A", "B", "C"):
         centres = {t: xy for t, xy in _centres(three).items() if t != drop}
         per[drop], _ = brute_force(line_units, centres, balance=BAL)
-    r = spmopt.align(line_units, three, balance=BAL, remove=1, mip_gap=1e-9)
+        named = spmopt.align(line_units, three.drop(columns="x" if by_unit else []).drop(
+            columns="y" if by_unit else []), balance=BAL, remove=[drop], mip_gap=1e-9)
+        assert named.objective == pytest.approx(per[drop], abs=1e-6)
+    r = spmopt.align(line_units, three.drop(columns=["x", "y"]) if by_unit else three, balance=BAL, remove=1,
+                     mip_gap=1e-9)
     assert r.objective == pytest.approx(min(per.values()), abs=1e-6)
     closed = r.summary()["what_if"]["closed"]
     assert len(closed) == 1 and per[closed[0]] == pytest.approx(min(per.values()), abs=1e-6)

@@ -143,7 +143,7 @@ def violations(p: AlignmentProblem, assignment: pd.Series, *, rtol: float = CHEC
         labels = sorted(pd.unique(a.dropna()))
         if len(labels) != p.k:
             out.append(f"{len(labels)} territories used, {p.k} asked for")
-        ci = dict(zip(p.territory_ids, np.where(p.open_state() == 0, p.centre_index(), -1), strict=True))
+        ci = dict(zip(p.territory_ids, np.where(p.serves_itself(), p.centre_index(), -1), strict=True))
         for c in labels:
             u = p.unit_ids[ci[c]] if ci.get(c, -1) >= 0 else None
             if u is not None and a[u] != c:

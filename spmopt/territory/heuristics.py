@@ -177,7 +177,7 @@ def _moves(p: AlignmentProblem, st: _State, candidates: int) -> tuple[np.ndarray
     if len(p.locks()):
         free[p.unit_ids.get_indexer(p.locks().index)] = False
     if p.chooses_centres:  # an open centre's own unit stays with it
-        ci = np.where(p.open_state() == 0, p.centre_index(), -1)
+        ci = np.where(p.serves_itself(), p.centre_index(), -1)
         free[ci[st.a] == np.arange(p.n_units)] = False
         cols = np.unique(st.a)
     else:
@@ -341,7 +341,7 @@ def start_assignment(p: AlignmentProblem) -> np.ndarray:
         cols = _spread_centres(p, cost)
         sub = cost[:, cols]
         a = cols[np.argmin(sub, axis=1)]
-        ci = np.where(p.open_state() == 0, p.centre_index(), -1)[cols]
+        ci = np.where(p.serves_itself(), p.centre_index(), -1)[cols]
         a[ci[ci >= 0]] = cols[ci >= 0]
         return a
     return np.argmin(cost, axis=1)

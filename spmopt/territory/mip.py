@@ -320,14 +320,14 @@ def add_assignment_constraints(m, ai, xs, n_units: int) -> None:
 
 
 def add_centre_constraints(m, p: AlignmentProblem, ai, aj, xs) -> None:
-    """(5) x_ij ≤ y_j (assign only to open centres); x_cj = y_j for the centre unit c of a chosen j (an open
-    centre serves itself, when that pair is allowed); Σ_j y_j = k; y_j fixed for territories that must be open
-    or are closed."""
+    """(5) x_ij ≤ y_j (assign only to open centres); x_cj = y_j for the centre unit c of j (an open chosen or
+    new centre serves itself, when that pair is allowed; see ``serves_itself``); Σ_j y_j = k; y_j fixed for
+    territories that must be open or are closed."""
     m.y = pyo.Var(m.J, within=pyo.Binary)
     m.n_centres = pyo.Constraint(expr=_lin(np.ones(len(m.J)), [m.y[j] for j in m.J]) == p.k)
     m.open = pyo.Constraint(m.A, rule=lambda m, a: xs[a] <= m.y[int(aj[a])])
     state = p.open_state()  # what-ifs: current territories always open, removed ones closed
-    self_arc = np.flatnonzero((ai == p.centre_index()[aj]) & (state[aj] == 0))  # a chosen centre's own unit
+    self_arc = np.flatnonzero((ai == p.centre_index()[aj]) & p.serves_itself()[aj])  # a centre's own unit
     m.self_serve = pyo.Constraint(self_arc.tolist(), rule=lambda m, a: xs[a] == m.y[int(aj[a])])
     for j in np.flatnonzero(state != 0):
         m.y[int(j)].fix(1 if state[j] > 0 else 0)

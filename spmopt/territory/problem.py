@@ -104,6 +104,18 @@ class AlignmentProblem:
             return np.arange(len(self.territory_ids))
         return np.full(len(self.territory_ids), -1)
 
+    def serves_itself(self) -> np.ndarray:
+        """Per territory column: must it hold its own centre unit when open? With ``k`` every centre does; in a
+        what-if the new territories do, and with contiguity every territory (its centre unit is its root)."""
+        J = len(self.territory_ids)
+        if not self.chooses_centres:
+            return np.zeros(J, dtype=bool)
+        if self.territories is None:
+            return np.ones(J, dtype=bool)
+        added = self.territories["added"].reindex(list(self.territory_ids)) if "added" in self.territories \
+            else pd.Series(False, index=list(self.territory_ids))
+        return added.fillna(False).astype(bool).to_numpy() | (self.contiguity is not None)
+
     def open_state(self) -> np.ndarray:
         """Per territory column: 1 always open, 0 open if chosen, −1 closed (fixed centres: all 1)."""
         if not self.chooses_centres:

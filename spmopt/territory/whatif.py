@@ -44,12 +44,12 @@ def is_what_if(p: AlignmentProblem) -> bool:
 
 
 def fixed_problem(p: AlignmentProblem, cols: list[int]) -> AlignmentProblem:
-    """The fixed-centre problem with exactly the territory columns ``cols`` open; the centre unit of each chosen
-    (optional) column is locked to it, as the what-if model requires."""
+    """The fixed-centre problem with exactly the territory columns ``cols`` open; the centre unit of each new
+    territory (and, with contiguity, of every one) is locked to it, as the what-if model requires."""
     tids = [p.territory_ids[j] for j in cols]
-    state, ci = p.open_state(), p.centre_index()
+    serves, ci = p.serves_itself(), p.centre_index()
     u = p.units
-    lock = {p.unit_ids[ci[j]]: p.territory_ids[j] for j in cols if state[j] == 0 and ci[j] >= 0}
+    lock = {p.unit_ids[ci[j]]: p.territory_ids[j] for j in cols if serves[j] and ci[j] >= 0}
     if lock:
         u = u.copy()
         if "locked_territory" not in u.columns:
