@@ -8,6 +8,7 @@ section of RESULTS.md and `benchmarks/national.png` (cost and time against size)
 
     python benchmarks/national.py                                # 1000×20 and 10000×100, 60 s each
     python benchmarks/national.py --sizes 50000x500 --time-limit 600 --append
+    python benchmarks/national.py --sizes 10000x100 --contiguity yes --time-limit 300 --append
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000x20,10000x100")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--append", action="store_true", help="keep earlier rows of national.json")
+    ap.add_argument("--contiguity", choices=("both", "yes", "no"), default="both")
     ap.add_argument("--smoke", action="store_true", help="one small case (forced through the pipeline), prints")
     ap.add_argument("--render", action="store_true", help="only rewrite the section and plot from national.json")
     ap.add_argument("--one", nargs=4, metavar=("N", "P", "CONTIG", "TL"), help=argparse.SUPPRESS)
@@ -115,17 +117,18 @@ def main() -> None:
     rows = json.loads(CACHE.read_text()) if (args.append or args.render) and CACHE.exists() else []
     for size in [] if args.render else args.sizes.split(","):
         n, p = map(int, size.lower().split("x"))
-        for contig in (False, True):
+        for contig in {"both": (False, True), "yes": (True,), "no": (False,)}[args.contiguity]:
             out = subprocess.run([sys.executable, __file__, "--one", str(n), str(p), "1" if contig else "0",
                                   str(args.time_limit)], capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(out.stderr[-2000:], file=sys.stderr)
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            rows = [x for x in rows if (x["n"], x["p"], x["contiguity"]) != (n, p, contig)] + [r]
+            key = (n, p, contig, args.time_limit)
+            rows = [x for x in rows if (x["n"], x["p"], x["contiguity"], x["time_limit"]) != key] + [r]
             print(fmt(r), flush=True)
     CACHE.write_text(json.dumps(rows, indent=1, default=float))
-    rows.sort(key=lambda r: (r["n"], r["contiguity"]))
+    rows.sort(key=lambda r: (r["n"], r["contiguity"], r["time_limit"]))
     plot(rows)
     cols = list(fmt(rows[0]))
     md = ("## National scale: pricing, candidates and regions\n\n`benchmarks/national.py`: `spmopt.generate(n, p, "

@@ -402,6 +402,43 @@ def _contiguous_search(p: AlignmentProblem, a: np.ndarray, budget) -> tuple[np.n
     return a, moves
 
 
+def _tree_search(p: AlignmentProblem, a0: np.ndarray, budget, given: bool) -> tuple[np.ndarray | None, int]:
+    """Contiguous and rooted (every territory has a centre unit), with spanning-tree splits
+    (:mod:`spmopt.territory.treepart`): a contiguous start — the current alignment when it is usable, else every
+    unit at its nearest root along the graph — is balanced by Laplacian flows carried out as splits, then by
+    recombination; the transfer chains and single moves finish any residue; recombination and single moves
+    then lower the cost. None when the method does not apply (chosen centres, a territory without a root)."""
+    from spmopt.territory.contiguity import repair
+    from spmopt.territory.treepart import _Parts, flow_balance, recombine, voronoi
+
+    if p.chooses_centres:
+        return None, 0
+    P = _Parts(p)
+    if not P.rooted:
+        return None, 0
+    start = a0
+    cur = p.current()
+    if not given and not (cur is not None and cur.notna().all()):
+        v = voronoi(p, P)
+        if v is not None:
+            tids = pd.Index(p.territory_ids)
+            ids = np.asarray(p.territory_ids, dtype=object)
+            start = tids.get_indexer(repair(p, p.contiguity.graph, pd.Series(ids[v], index=p.unit_ids)).to_numpy())
+    moves = 0
+    if _State(p, start).violation() > 1e-7:
+        start, moves = flow_balance(p, start, time_limit=0.4 * budget(), parts=P)
+    a, taken = recombine(p, start, time_limit=0.5 * budget(), until_feasible=True, parts=P)
+    moves += taken
+    if _State(p, a).violation() > 1e-7:
+        a, m = _contiguous_search(p, a, lambda: 0.5 * budget())
+        moves += m
+    if _State(p, a).violation() > 1e-7:
+        return a, moves
+    a, taken = recombine(p, a, time_limit=0.8 * budget(), parts=P, seed=1)
+    a, m = local_search(p, a, time_limit=budget())
+    return a, moves + taken + m
+
+
 def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None) -> HeuristicResult:
     """Start → contiguity repair → local search. See the module docstring."""
     from spmopt.territory.contiguity import repair
@@ -421,7 +458,9 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
         a0 = tids.get_indexer(s.to_numpy())
     budget = lambda: max(0.05, time_limit - (time.perf_counter() - t0))  # noqa: E731
     if p.contiguity is not None:
-        a, moves = _contiguous_search(p, a0, budget)
+        a, moves = _tree_search(p, a0, budget, start is not None)
+        if a is None:
+            a, moves = _contiguous_search(p, a0, budget)
     else:
         a, moves = local_search(p, a0, time_limit=0.3 * budget())
         if _State(p, a).violation() > 1e-7:  # stuck short of feasibility: anneal, then polish the cost

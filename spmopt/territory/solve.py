@@ -222,7 +222,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         if priced is not None:
             budget = min(20.0, 0.1 * opts.time_limit) if opts.time_limit else 20.0
         if p.contiguity is not None:  # a contiguous, balanced start is hard for the MIP to find: give it longer
-            budget = min(30.0, 0.25 * opts.time_limit) if opts.time_limit else 30.0
+            budget = 0.4 * opts.time_limit if opts.time_limit else 60.0
         h = heuristic(p, time_limit=budget, start=None if priced is None else priced.assignment(p))
         warm_stage = "heuristic"
         say(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
