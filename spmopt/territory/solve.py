@@ -43,8 +43,9 @@ class Alignment:
     bound, ``gap`` = (objective − bound)/objective. ``stage`` names what produced the answer: ``mip``,
     ``heuristic`` (the solver kept the heuristic start), ``warm start`` (it kept the given / current alignment),
     ``mip+heuristic`` (a contiguity round's answer made contiguous and feasible by the heuristic) or ``spc``
-    (the shortest-path contiguity model's answer, kept by the exact model); ``+regions`` when the
-    decomposition improved it.
+    (the shortest-path contiguity model's answer, kept by the exact model) or ``screen`` (a what-if's best
+    screened centre set); ``+regions`` when the decomposition improved it, ``+recombination`` when the
+    spanning-tree re-splits of neighbouring territories did (contiguity, time left).
     ``before`` holds the metrics of the current alignment when one was given.
     """
 
@@ -298,6 +299,13 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             stage = "regions" if res.assignment is None else f"{res.stage}+regions"
             res = dataclasses.replace(res, assignment=rr.assignment, status="feasible", infeasible=False,
                                       stage=stage)
+    if p.contiguity is not None and res.assignment is not None and flow_ready(p) and not p.chooses_centres \
+            and res.status != "optimal" and (gap is None or gap > opts.mip_gap) \
+            and (opts.time_limit is None or remaining() > 1.0):
+        # time left with contiguity (the regions stopped early, or a region's shortest-path form cannot start
+        # from the heuristic's shapes): recombination of neighbouring pairs, then single moves, on the cost
+        res = _recombine_rest(p, res, time_limit=(remaining() - 0.5) if opts.time_limit else 30.0, info=info,
+                              say=say)
     if res.assignment is None:
         why = (f"no feasible alignment among the {k} candidate territories per unit; raise --candidates "
                "(0 = all pairs) or --time-limit" if res.infeasible else
@@ -322,6 +330,28 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     return Alignment(problem=p, assignment=assignment, status=status, objective=objective, bound=bound,
                      gap=gap, solve_seconds=elapsed() - build_s, build_seconds=build_s, solver=res.solver,
                      stage=res.stage, metrics=metrics, before=before, options=info)
+
+
+def _recombine_rest(p: AlignmentProblem, res, *, time_limit: float, info: dict, say):
+    """Spend ``time_limit`` on recombination and single moves from the answer in ``res``; the result replaces it
+    (stage ``+recombination``) when the checker accepts it and it is cheaper."""
+    from spmopt.territory.treepart import recombine
+
+    t0 = time.perf_counter()
+    tids = pd.Index(p.territory_ids)
+    before = evaluate(p, res.assignment).objective
+    a, taken = recombine(p, tids.get_indexer(res.assignment.reindex(p.unit_ids).to_numpy()),
+                         time_limit=0.9 * time_limit)
+    a, moves = local_search(p, a, time_limit=max(0.1, time_limit - (time.perf_counter() - t0)))
+    out = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
+    after = evaluate(p, out).objective
+    info["recombination"] = {"splits": taken, "moves": moves, "before": before, "after": after,
+                             "seconds": round(time.perf_counter() - t0, 3)}
+    say(f"recombination: {taken} splits, {moves} moves, objective {before:,.6g} → {after:,.6g}")
+    if violations(p, out) or after >= before - 1e-9 * max(1.0, abs(before)):
+        return res
+    return dataclasses.replace(res, assignment=out, status="feasible", infeasible=False,
+                               stage=f"{res.stage}+recombination")
 
 
 def _spc_incumbent(p: AlignmentProblem, opts: SolveOptions, *, mask=None) -> pd.Series | None:
