@@ -136,7 +136,10 @@ def main() -> None:
           f"one process per case (peak RSS is that case's). {machine()}.\n\n" + table([fmt(r) for r in rows], cols)
           + "\n\n`bound` is valid for all pairs: max(Lagrangian, min(MIP bound over the candidates, Lagrangian + "
           "least δ left out)). Targets in issue 3: 10,000 × 100 within 1 % in 60 s; 50,000 × 500 within 3 % in "
-          "10 minutes, under 8 GiB.\n\n![cost and time against size](national.png)")
+          "10 minutes, under 8 GiB. With contiguity the answer comes from the spanning-tree heuristic (flow balancing "
+          "and recombination, docs/formulations.md) and the bound from models without the connectivity rows (plus "
+          "one round of cuts at most), so the gap is an upper limit on the true one: the contiguous optimum is not "
+          "known.\n\n![cost and time against size](national.png)")
     print(md)
     write_section("national", md)
 
