@@ -71,8 +71,9 @@ def test_cuts_are_exactly_the_valid_pieces():
 
 
 def test_flow_balance_moves_the_hand_worked_flows():
-    """12 units on a line, A holds 5, B 4, C 3 (mean 4): the Laplacian flows are 1 unit A→B and 1 unit B→C, and
-    carrying them out gives the unique feasible alignment in one sweep."""
+    """12 units on a line, A holds 5, B 4, C 3 (mean 4, limits 3.6–4.4, inner band 3.8–4.2): the targets are
+    4.2, 4 and 3.8, so the Laplacian flows are 0.8 A→B and 0.8 B→C; the nearest whole split of each border moves
+    one unit, which gives the unique feasible alignment in one sweep."""
     p = path_problem()
     start = np.array([0] * 5 + [1] * 4 + [2] * 3)
     a, taken = flow_balance(p, start, time_limit=10)
@@ -120,3 +121,23 @@ def test_tight_two_measure_balance_with_contiguity_is_reached(seed):
     g = p.contiguity.graph
     for t in p.territory_ids:
         assert nx.is_connected(g.subgraph(h.assignment.index[h.assignment == t]))
+
+
+def test_solve_with_contiguity_at_tight_balance_returns_a_checked_answer_and_honest_gap():
+    """The whole pipeline at ±5 % / ±5 % with contiguity (before the spanning-tree heuristic: no feasible
+    answer in time): a contiguous alignment within every limit, a bound no higher than the objective, and the
+    gap computed from them."""
+    from spmopt.solver import SolveOptions
+    from spmopt.territory.solve import solve_problem
+
+    inst = generate(300, 6, seed=5)
+    p = make_problem(inst.units, inst.territories, balance={"potential": 0.05, "workload": 0.05},
+                     contiguity=inst.adjacency)
+    r = solve_problem(p, SolveOptions(time_limit=15, mip_gap=1e-3))
+    check_alignment(p, r.assignment)
+    assert r.stage.split("+")[0] in {"heuristic", "mip", "spc", "mip+heuristic"}
+    assert r.bound <= r.objective + 1e-6
+    assert r.gap == pytest.approx((r.objective - r.bound) / r.objective)
+    if "recombination" in r.stage:
+        rec = r.options["recombination"]
+        assert rec["after"] < rec["before"] and rec["after"] == pytest.approx(r.objective)

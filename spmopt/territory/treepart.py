@@ -268,16 +268,19 @@ def _pairs(P: _Parts, a: np.ndarray) -> np.ndarray:
 
 
 def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, seed: int = 0, draws: int = 6,
-                 parts: _Parts | None = None, progress=None) -> tuple[np.ndarray, int]:
-    """Balance a contiguous assignment globally, as diffusion load balancing does (Hu & Blake 1999): solve
-    the territory graph's Laplacian system L x = b for each balanced measure (b = each territory's excess over
-    the middle of its band, in units of the tolerance); the least-squares flow that removes every excess runs
-    x_s − x_t from s to t along each shared border. Each border is then re-split by recombination so that the
-    two sides move that amount (the spanning-tree cut closest to it on every measure, then the cheapest), and
-    the flows are solved again from the new sizes. Surplus crosses many territories in one sweep instead of
-    diffusing pair by pair. A sweep may leave a territory over its limit on the way, so the least-violating
-    assignment seen is returned (with the splits taken); stops when the limits are met, after two sweeps
-    that cut the violation by less than 2 %, or at the time limit."""
+                 band: float = 0.5, parts: _Parts | None = None, progress=None) -> tuple[np.ndarray, int]:
+    """Balance a contiguous assignment globally, as diffusion load balancing does (Hu & Blake 1999).
+
+    For each balanced measure solve the territory graph's Laplacian system L x = b, where b is each
+    territory's excess over a target (its size clipped into ``band`` × its limits around their middle, the
+    rest shared equally so the targets add up; in units of the tolerance), so a territory well inside is left
+    alone. The least-squares flow that removes every excess runs x_s − x_t from s to t across each shared
+    border. Each border, largest flow first, is re-split by recombination so that its sides move that amount
+    (the spanning-tree cut nearest to it on every measure, then the cheapest), and the flows are solved again
+    from the new sizes. Surplus crosses many territories in one sweep instead of diffusing pair by pair. A
+    sweep may overfill a territory on the way, so the least-violating assignment seen is returned (with the
+    splits taken); stops when the limits are met, after two sweeps that cut the violation by less than 2 %,
+    or at the time limit."""
     from spmopt.territory.heuristics import _State
 
     P = parts or _Parts(p)
@@ -290,6 +293,7 @@ def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0
     if not two.any():
         return a, 0
     mid = 0.5 * (P.lo[two] + P.hi[two])
+    half = 0.5 * (P.hi[two] - P.lo[two])
     sc = P.scale[two]
     cost = np.where(np.isfinite(P.cost), P.cost, 0.0)
     best = (st.violation(), st.a.copy())
@@ -300,8 +304,13 @@ def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0
         np.add.at(L, (pairs[:, 0], pairs[:, 1]), -1.0)
         np.add.at(L, (pairs[:, 1], pairs[:, 0]), -1.0)
         L[np.arange(P.J), np.arange(P.J)] = -L.sum(axis=1)
-        b = ((st.sizes[two] - mid) / sc[:, None]).T  # (J × measures)
-        x = np.linalg.lstsq(L, b - b.mean(axis=0), rcond=None)[0]
+        # targets: each size clipped into the inner band (``band`` × the half-width around the middle), the
+        # remainder shared equally so the targets add up to the total; territories already inside stay put
+        size = st.sizes[two]
+        target = np.clip(size, mid - band * half, mid + band * half)
+        target += (size.sum(axis=1) - target.sum(axis=1))[:, None] / P.J
+        b = ((size - target) / sc[:, None]).T  # (J × measures), each column adds up to 0
+        x = np.linalg.lstsq(L, b, rcond=None)[0]
         F = (x[pairs[:, 0]] - x[pairs[:, 1]]) * sc  # measure units, s → t
         order = np.argsort(-(np.abs(F) / sc).sum(axis=1))
         for e in order.tolist():
