@@ -155,6 +155,35 @@ class _Parts:
         return True
 
 
+def _pair_cuts(P: _Parts, nodes: np.ndarray, s: int, t: int, rng, draws: int, cost: np.ndarray):
+    """For each of ``draws`` spanning trees of the union ``nodes`` of territories s and t (every other one drawn
+    with edges between units of like cost difference c_is − c_it first): the tree, its cuts whose sides hold
+    exactly one of the two territories' roots, the territory of each piece below a cut and the other one, the
+    measures below each cut, and the cost of each split."""
+    cs, ct = cost[nodes, s], cost[nodes, t]
+    diff = cs - ct
+    for d in range(draws):
+        try:
+            tr = P.tree(nodes, rng, diff if d % 2 == 0 else None)
+        except ValueError:  # the pair is not connected (a start that was not contiguous)
+            return
+        x, j = P.cuts(tr, [s, t], both=True, fit=False)
+        if not len(x):
+            continue
+        below = tr.sums(diff)[x]
+        # piece for s below x: Σ c_t + Σ_below (c_s − c_t); piece for t: Σ c_s − Σ_below (c_s − c_t)
+        cval = np.where(j == s, ct.sum() + below, cs.sum() - below)
+        yield tr, x, j, np.where(j == s, t, s), tr.sums(P.w[nodes])[x], cval
+
+
+def _split_moves(st, nodes: np.ndarray, members: np.ndarray, j: int, other: int) -> list[tuple[int, int, int]]:
+    """(unit, from, to) for the units of the pair ``nodes`` that change territory when ``members`` go to j and
+    the rest to ``other``."""
+    new = np.full(len(nodes), other)
+    new[np.isin(nodes, members)] = j
+    return [(int(i), int(st.a[i]), int(t)) for i, t in zip(nodes, new, strict=True) if st.a[i] != t]
+
+
 def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, seed: int = 0, draws: int = 6,
               band: float = 1.0, until_feasible: bool = False, parts: _Parts | None = None,
               progress=None) -> tuple[np.ndarray, int]:
@@ -182,9 +211,7 @@ def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, s
     cols = np.arange(P.J)
     taken = 0
     while time.perf_counter() < deadline:
-        a = st.a
-        pairs = np.unique(np.sort(np.column_stack([a[P.G.src], a[P.G.indices]]), axis=1), axis=0)
-        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+        pairs = _pairs(P, st.a)
         spread = P.spread(st.sizes.T, cols, band)
         # the pairs with the most spread first, the rest in random order
         pairs = pairs[np.lexsort((rng.random(len(pairs)), -(spread[pairs[:, 0]] + spread[pairs[:, 1]])))]
@@ -197,23 +224,9 @@ def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, s
             now_c = cost[st.a == s, s].sum() + cost[st.a == t, t].sum()
             tol_c = 1e-9 * max(1.0, abs(now_c))
             total = P.w[nodes].sum(axis=0)
-            cs, ct = cost[nodes, s], cost[nodes, t]
-            diff = cs - ct
             best = None
-            for d_ in range(draws):
-                try:
-                    tr = P.tree(nodes, rng, diff if d_ % 2 == 0 else None)
-                except ValueError:
-                    break
-                x, j = P.cuts(tr, [s, t], both=True, fit=False)
-                if not len(x):
-                    continue
-                W = tr.sums(P.w[nodes])[x]
-                other = np.where(j == s, t, s)
+            for tr, x, j, other, W, cval in _pair_cuts(P, nodes, s, t, rng, draws, cost):
                 val = P.spread(W, j, band) + P.spread(total - W, other, band)
-                below = tr.sums(diff)[x]
-                # piece for s below x: Σ c_t + Σ_below (c_s − c_t); piece for t: Σ c_s − Σ_below (c_s − c_t)
-                cval = np.where(j == s, ct.sum() + below, cs.sum() - below)
                 for k in np.lexsort((cval, val)):
                     better = val[k] < now_v - 1e-9 or (val[k] <= now_v + 1e-12 and cval[k] < now_c - tol_c)
                     if not better or (best is not None and (val[k], cval[k]) >= best[0]):
@@ -223,9 +236,7 @@ def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, s
                         break
             if best is None:
                 continue
-            new = np.full(len(nodes), best[3])
-            new[np.isin(nodes, best[1])] = best[2]
-            moved = [(int(i), int(st.a[i]), int(t_)) for i, t_ in zip(nodes, new, strict=True) if st.a[i] != t_]
+            moved = _split_moves(st, nodes, *best[1:])
             dv, dc = st.delta(moved)
             if dv <= EPS and (best[0][0] < now_v - 1e-9 or dc < -tol_c):
                 for i, _s, t_ in moved:
@@ -322,39 +333,23 @@ def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0
                 break  # the rest of the flows are small: leave them to the finishing moves
             nodes = np.flatnonzero((st.a == s) | (st.a == t))
             in_s = st.a[nodes] == s
-            target = P.w[nodes][in_s][:, two].sum(axis=0) - f  # what s should hold of the pair
-            now = float(((f / sc) ** 2).sum())
-            cs, ct = cost[nodes, s], cost[nodes, t]
-            diff = cs - ct
+            want = P.w[nodes][in_s][:, two].sum(axis=0) - f  # what s should hold of the pair
             total = P.w[nodes][:, two].sum(axis=0)
+            now = float(((f / sc) ** 2).sum())
             pick = None
-            for d_ in range(draws):
-                try:
-                    tr = P.tree(nodes, rng, diff if d_ % 2 == 0 else None)
-                except ValueError:
-                    break
-                x_, j = P.cuts(tr, [s, t], both=True, fit=False)
-                if not len(x_):
-                    continue
-                W = tr.sums(P.w[nodes][:, two])[x_]
-                Ws = np.where((j == s)[:, None], W, total - W)
-                val = (((Ws - target) / sc) ** 2).sum(axis=1)
-                below = tr.sums(diff)[x_]
-                cval = np.where(j == s, ct.sum() + below, cs.sum() - below)
+            for tr, x_, j, other, W, cval in _pair_cuts(P, nodes, s, t, rng, draws, cost):
+                Ws = np.where((j == s)[:, None], W[:, two], total - W[:, two])
+                val = (((Ws - want) / sc) ** 2).sum(axis=1)
                 for k in np.lexsort((cval, np.round(val, 2))):
                     if val[k] >= now or (pick is not None and (round(val[k], 2), cval[k]) >= pick[0]):
                         break
-                    other = t if j[k] == s else s
-                    if P.valid(tr, int(x_[k]), int(j[k]), other):
-                        pick = ((round(val[k], 2), cval[k]), tr.members(int(x_[k])), int(j[k]), other)
+                    if P.valid(tr, int(x_[k]), int(j[k]), int(other[k])):
+                        pick = ((round(val[k], 2), cval[k]), tr.members(int(x_[k])), int(j[k]), int(other[k]))
                         break
             if pick is None:
                 continue
-            new = np.full(len(nodes), pick[3])
-            new[np.isin(nodes, pick[1])] = pick[2]
-            for i, t_ in zip(nodes.tolist(), new.tolist(), strict=True):
-                if st.a[i] != t_:
-                    st.apply(i, t_)
+            for i, _s, t_ in _split_moves(st, nodes, *pick[1:]):
+                st.apply(i, t_)
             taken += 1
         v = st.violation()
         if progress is not None:
