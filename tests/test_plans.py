@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from spmopt.plans import PlanError, PlanWarning, library, load_plan, payout, plan_from_dict
@@ -51,6 +51,14 @@ def test_quota_bonus_extrapolate_and_weight():
         p = plan([{"type": "quota_bonus", "measure": "revenue", "curve": ACCEL, "extrapolate": True, "weight": 0.6}])
     r = one(p, [200000], [100000])  # 2.0 + 0.5 × 2 = 3.0 × 0.6 × 10,000
     assert r.amounts["quota_bonus"][0, 0] == pytest.approx(18000.0, abs=CENT)
+
+
+def test_extrapolating_an_overflowing_slope_is_refused():
+    """A last segment from 0 to 1 payout over 2e-313 attainment has slope 4.5e312 (beyond float range): pay above
+    it would be inf, so the plan is refused, naming the key (found by the hypothesis test below)."""
+    with pytest.raises(PlanError, match="extrapolate.*too steep"):
+        plan([{"type": "quota_bonus", "measure": "revenue", "curve": [[0.0, 0.0], [5e-324, 0.0], [2.2e-313, 1.0]],
+               "extrapolate": True}])
 
 
 @pytest.mark.parametrize(("basis", "value", "expected"), [
@@ -254,6 +262,7 @@ def plans(draw):
         n = draw(st.integers(1, 4))
         a = sorted(draw(st.lists(st.floats(0, 2), min_size=n, max_size=n, unique=True)))
         y = sorted(draw(st.lists(st.floats(0, 3), min_size=n, max_size=n)))
+        assume(n < 2 or (y[-1] - y[-2]) / (a[-1] - a[-2]) < 1e300)  # an overflowing slope is refused (below)
         cap = draw(st.none() | st.floats(max(y[0], 0.01), 4))
         curve = [[x, z] for x, z in zip(a, y, strict=True)]
         comps.append({"type": "quota_bonus", "name": "qb", "measure": "rev", "curve": curve,

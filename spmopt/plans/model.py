@@ -133,6 +133,11 @@ class QuotaBonus(_Component):
                              f"attainment {self.curve[0][0]:g})")
         if self.extrapolate and len(self.curve) < 2:
             raise ValueError("extrapolate needs at least two curve points (the last segment's slope)")
+        if self.extrapolate:
+            (a0, p0), (a1, p1) = self.curve[-2], self.curve[-1]
+            if not math.isfinite((p1 - p0) / (a1 - a0)):
+                raise ValueError(f"@extrapolate: the last segment ({a0:g} → {a1:g} attainment, {p0:g} → {p1:g} "
+                                 "payout) is too steep to continue (its slope overflows); spread its points")
         return self
 
 
