@@ -61,10 +61,12 @@ def main() -> None:
     cols = list(dict.fromkeys(c for r in rows for c in r))
     md = (f"## Contiguity overhead\n\n`benchmarks/contiguity.py`: fixed centres, mip gap 0.1 %, time limit "
           f"{tl:g} s per solve. {machine()}.\n\n" + table(rows, cols) +
-          "\n\n`stage` says what produced the answer (`mip`: the solver's own; `mip+heuristic`: a round's answer "
-          "made contiguous and feasible by the heuristic, kept because time ran out before the rounds ended; "
-          "`spc`: the shortest-path contiguity model's first contiguous answer; `+regions`: improved by the "
-          "decomposition, whose regions are solved in the shortest-path form). "
+          "\n\n`stage` says what produced the answer (`mip`: the solver's own; `heuristic`: the heuristic's start "
+          "(the penalty search, or chains and spanning-tree splits where it stalls), kept by the solver; "
+          "`mip+heuristic`: a round's answer made contiguous and feasible by the heuristic, kept because time ran "
+          "out before the rounds ended; `spc`: the shortest-path contiguity model's first contiguous answer; "
+          "`+regions`: improved by the decomposition, whose regions are solved in the shortest-path form; "
+          "`+recombination`: improved by spanning-tree splits and the penalty search with the time left). "
           "The proved gap uses the best bound over the rounds, which is valid for the contiguous problem.")
     write_section("contiguity", md)
 

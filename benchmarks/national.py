@@ -134,12 +134,16 @@ def main() -> None:
     md = ("## National scale: pricing, candidates and regions\n\n`benchmarks/national.py`: `spmopt.generate(n, p, "
           "seed=1)`, fixed centres, balance ±5 % on potential **and** workload, automatic pipeline, mip gap 0.1 %; "
           f"one process per case (peak RSS is that case's). {machine()}.\n\n" + table([fmt(r) for r in rows], cols)
-          + "\n\n`bound` is valid for all pairs: max(Lagrangian, min(MIP bound over the candidates, Lagrangian + "
-          "least δ left out)). Targets in issue 3: 10,000 × 100 within 1 % in 60 s; 50,000 × 500 within 3 % in "
-          "10 minutes, under 8 GiB. With contiguity the answer comes from the spanning-tree heuristic (flow balancing "
-          "and recombination, docs/formulations.md) and the bound from models without the connectivity rows (plus "
-          "one round of cuts at most), so the gap is an upper limit on the true one: the contiguous optimum is not "
-          "known.\n\n![cost and time against size](national.png)")
+          + "\n\n`bound` is valid for all pairs: max(L(y), min(MIP bound over the candidates, L(y) + least δ left "
+          "out)), with y the pricing LP's duals (or the subgradient ascent's). Targets in issue 3: 10,000 × 100 "
+          "within 1 % in 60 s; 50,000 × 500 within 3 % in 10 minutes, under 8 GiB. With contiguity the answer comes "
+          "from the heuristic (penalty search, then transfer chains and spanning-tree splits; docs/formulations.md) "
+          "and the bound from models without the connectivity rows (plus one round of cuts at most), so the gap is "
+          "an upper limit on the true one: the contiguous optimum is not known. On these instances it is far above "
+          "the non-contiguous one: potential sits in metro clusters while workload is spread, so the non-contiguous "
+          "optimum balances rural territories with a few heavy metro units far away (1,000 × 20: 148 units in "
+          "stray pieces, holding 43 % of all potential), which a connected territory can only reach by stretching "
+          "across the map.\n\n![cost and time against size](national.png)")
     print(md)
     write_section("national", md)
 

@@ -17,6 +17,7 @@ import pyomo.environ as pyo
 SOLVERS = ("highs",)
 AUTO_PAIRS = 250_000  # above this many unit–territory pairs, the alignment MIP is restricted to candidates
 AUTO_CANDIDATES = 2
+LP_CANDIDATES = 5  # pairs per unit (smallest Lagrangian reduced cost) in the pricing LP
 AUTO_REGION_SIZE = 4
 AUTO_FLOW_VARS = 40_000  # contiguity by the flow form up to this many flow variables, by cuts in rounds above
 

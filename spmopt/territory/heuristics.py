@@ -445,9 +445,11 @@ def _tree_search(p: AlignmentProblem, a0: np.ndarray, budget, given: bool) -> tu
 
 
 def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None) -> HeuristicResult:
-    """Start → contiguity repair → local search. See the module docstring."""
+    """Start → contiguity repair → penalty search → (if still short of the limits) the older searches. See the
+    module docstring."""
     from spmopt.territory.contiguity import repair
     from spmopt.territory.evaluate import evaluate, violations
+    from spmopt.territory.search import penalty_search, search_data
 
     t0 = time.perf_counter()
     tids = pd.Index(p.territory_ids)
@@ -462,21 +464,35 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
                                                     index=p.unit_ids))
         a0 = tids.get_indexer(s.to_numpy())
     budget = lambda: max(0.05, time_limit - (time.perf_counter() - t0))  # noqa: E731
-    if p.contiguity is not None:
+    # the compiled penalty search first (moves and swaps under an adaptive price on the limits): at loose and
+    # middling tolerances it is feasible within a second or two and keeps polishing the cost for its share;
+    # with contiguity half the time stays for the chains and spanning-tree splits in case it stalls
+    cols = np.unique(a0) if p.chooses_centres else None
+    share = 0.5 if p.contiguity is not None else 0.9
+    # without contiguity the MIP takes over from a feasible answer, so the search stops once it stalls; with it
+    # the search is the best improver there is (on 1,000 × 20 at ±40 %: 68,739 after its first stall at 1.3 s,
+    # 62,347 after 20 s)
+    ps = penalty_search(p, a0, time_limit=share * time_limit, data=search_data(p, cols),
+                        patience=None if p.contiguity is not None else 1.0)
+    a, moves = ps.assignment, ps.moves
+    if not ps.feasible and p.contiguity is not None:
         # transfer chains and single moves first, briefly: at loose tolerances they are feasible in a fraction of
         # a second and keep the shapes compact; where they stall, the spanning-tree splits take over
         quick = time.perf_counter() + 0.1 * time_limit
-        a, moves = _contiguous_search(p, a0, lambda: max(0.0, quick - time.perf_counter()))
-        if _State(p, a).violation() > 1e-7:
-            b, more = _tree_search(p, a0, budget, start is not None)
-            if b is not None and _State(p, b).violation() < _State(p, a).violation():
-                a, moves = b, moves + more
-    else:
-        a, moves = local_search(p, a0, time_limit=0.3 * budget())
-        if _State(p, a).violation() > 1e-7:  # stuck short of feasibility: anneal, then polish the cost
-            a = anneal(p, a, time_limit=0.7 * budget())
-            a, more = local_search(p, a, time_limit=budget())
-            moves += more
+        b, more = _contiguous_search(p, a0, lambda: max(0.0, quick - time.perf_counter()))
+        if _State(p, b).violation() > 1e-7:
+            c, most = _tree_search(p, a0, budget, start is not None)
+            if c is not None and _State(p, c).violation() < _State(p, b).violation():
+                b, more = c, more + most
+        if _State(p, b).violation() < ps.violation:
+            a, moves = b, moves + more
+    elif not ps.feasible:
+        b, more = local_search(p, a, time_limit=0.3 * budget())
+        if _State(p, b).violation() > 1e-7:  # stuck short of feasibility: anneal, then polish the cost
+            b = anneal(p, b, time_limit=0.7 * budget())
+            b, most = local_search(p, b, time_limit=budget())
+            more += most
+        a, moves = b, moves + more
     assignment = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
     bad = violations(p, assignment)
     st = _State(p, a)

@@ -169,9 +169,13 @@ def nearest_mask(cost: np.ndarray, k: int) -> np.ndarray:
 
 
 def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8, time_limit: float | None = 60.0,
-             per_unit: int = 4, tol: float = 1e-7) -> LPBound | None:
+             per_unit: int = 4, tol: float = 1e-7, method: str = "simplex",
+             max_rounds: int | None = None) -> LPBound | None:
     """Solve the LP relaxation of ``p`` by column generation from ``start`` (a mask of pairs; default each
     unit's ``k`` cheapest), warm-starting HiGHS's simplex from the previous basis after each batch of columns.
+    ``method='ipm'`` solves each restricted LP by the interior point method with crossover (far quicker on
+    10,000 units and more, and no basis to reuse anyway after few rounds); ``max_rounds`` stops the pricing
+    early — L(y) of the last duals is still a bound for the full problem, only not the LP's.
 
     Each side row has an artificial slack with a high price, so every restricted LP is feasible; the duals then
     price in the columns that remove the shortfall. Returns None when the time runs out before a first LP is
@@ -187,6 +191,7 @@ def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8
         has = np.flatnonzero(rows.cur >= 0)
         cols[has, rows.cur[has]] |= allowed[has, rows.cur[has]]
     lp = _ColumnLP(rows, p.n_units)
+    lp.h.setOptionValue("solver", method)
     ai, aj = np.nonzero(cols)
     lp.add(ai, aj)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
@@ -203,6 +208,8 @@ def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8
         L, r = lagrangian(rows, y)
         if best is None or L > best[0]:
             best = (L, y, r)
+        if max_rounds is not None and rounds >= max_rounds:
+            break
         price = r - u[:, None]
         price[cols] = np.inf
         neg = price < -tol * max(1.0, abs(lp_val) / max(p.n_units, 1))
@@ -231,9 +238,11 @@ class _ColumnLP:
 
     def __init__(self, rows: SideRows, n: int):
         import highspy
+        from pyomo.common.tee import capture_output
 
         self.rows, self.n = rows, n
-        self.h = h = highspy.Highs()
+        with capture_output(capture_fd=True):  # HiGHS prints its banner on creation, before any option is set
+            self.h = h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         inf = highspy.kHighsInf
         nt = len(rows.rhs)

@@ -21,16 +21,18 @@ from spmopt.solver import (
     AUTO_FLOW_VARS,
     AUTO_PAIRS,
     AUTO_REGION_SIZE,
+    LP_CANDIDATES,
     SolveOptions,
     relative_gap,
     solve,
 )
 from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
-from spmopt.territory.heuristics import heuristic, local_search
+from spmopt.territory.heuristics import heuristic
 from spmopt.territory.mip import build_model, flow_ready, flow_size, pairs_of
-from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent
+from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent, lp_bound
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
+from spmopt.territory.search import penalty_search
 from spmopt.territory.whatif import is_what_if, screen
 
 
@@ -199,6 +201,14 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         upper = evaluate(p, warm_start).objective if warm_start is not None else None
         priced = lagrangian_ascent(p, time_limit=budget, upper=upper)
         say(f"pricing: Lagrangian bound {priced.value:,.6g} ({priced.rounds} steps, {priced.seconds:.1f} s)")
+        # one LP over the Lagrangian's most promising pairs (interior point): its duals give a tighter bound for
+        # all pairs and better candidates, and its solution, rounded, the heuristic's start
+        lp_budget = min(60.0, 0.15 * opts.time_limit) if opts.time_limit else 60.0
+        lp = lp_bound(p, start=candidate_mask(priced, LP_CANDIDATES), time_limit=lp_budget, method="ipm",
+                      max_rounds=1)
+        if lp is not None and lp.value >= priced.value:
+            priced = lp
+            say(f"pricing: LP over {lp.columns:,} pairs, bound {lp.value:,.6g} ({lp.seconds:.1f} s)")
     warm_stage = "warm start"
     h = None
     info: dict[str, Any] = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
@@ -221,10 +231,13 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # heuristic first: a feasible start lets the MIP prune at once and is the fallback if time runs out
         budget = min(5.0, 0.05 * opts.time_limit) if opts.time_limit else 5.0
         if priced is not None:
-            budget = min(20.0, 0.1 * opts.time_limit) if opts.time_limit else 20.0
+            budget = min(120.0, 0.25 * opts.time_limit) if opts.time_limit else 60.0
         if p.contiguity is not None:  # a contiguous, balanced start is hard for the MIP to find: give it longer
             budget = 0.4 * opts.time_limit if opts.time_limit else 60.0
-        h = heuristic(p, time_limit=budget, start=None if priced is None else priced.assignment(p))
+        # with contiguity the Lagrangian answer is a poor start (its stray pieces, once repaired, break the
+        # balance far more than the compact current / nearest-centre start does)
+        h = heuristic(p, time_limit=budget,
+                      start=None if priced is None or p.contiguity is not None else priced.assignment(p))
         warm_stage = "heuristic"
         say(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
             f"({h.seconds:.1f} s)")
@@ -273,7 +286,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             bound, outside = full_bound(res.bound, priced, mask)
             info["candidates"] = {"per_unit": k, "pairs": int(mask.sum()), "lagrangian_bound": priced.value,
                                   "bound_outside_candidates": outside if np.isfinite(outside) else None,
-                                  "pricing_seconds": round(priced.seconds, 3)}
+                                  "pricing_seconds": round(priced.seconds, 3),
+                                  "duals": "lp" if priced.columns else "subgradient"}
         gap = relative_gap(evaluate(p, res.assignment).objective, bound) if res.assignment is not None else None
         # widen only when the restricted problem is settled (infeasible, or optimal but the pairs left out hold
         # the bound down); a restricted MIP stopped by the time limit would not gain from more pairs
@@ -341,8 +355,9 @@ def _recombine_rest(p: AlignmentProblem, res, *, time_limit: float, info: dict, 
     tids = pd.Index(p.territory_ids)
     before = evaluate(p, res.assignment).objective
     a, taken = recombine(p, tids.get_indexer(res.assignment.reindex(p.unit_ids).to_numpy()),
-                         time_limit=0.9 * time_limit)
-    a, moves = local_search(p, a, time_limit=max(0.1, time_limit - (time.perf_counter() - t0)))
+                         time_limit=0.5 * time_limit)
+    ps = penalty_search(p, a, time_limit=max(0.1, time_limit - (time.perf_counter() - t0)))
+    a, moves = (ps.assignment if ps.feasible else a), ps.moves
     out = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
     after = evaluate(p, out).objective
     info["recombination"] = {"splits": taken, "moves": moves, "before": before, "after": after,
@@ -366,12 +381,13 @@ def _spc_incumbent(p: AlignmentProblem, opts: SolveOptions, *, mask=None) -> pd.
 
 
 def _polish(p: AlignmentProblem, a: pd.Series, *, time_limit: float) -> pd.Series:
-    """Single moves and swaps of :func:`~spmopt.territory.heuristics.local_search` (every territory stays
-    connected and within its limits); the polished answer when it is feasible and cheaper, else ``a``."""
+    """The penalty search of :mod:`spmopt.territory.search` from ``a`` (every territory stays connected); the
+    best answer it finds when the checker accepts it and it is cheaper, else ``a``."""
     tids = pd.Index(p.territory_ids)
-    b, moves = local_search(p, tids.get_indexer(a.reindex(p.unit_ids).to_numpy()), time_limit=time_limit)
-    out = pd.Series(np.asarray(p.territory_ids, dtype=object)[b], index=p.unit_ids, name="territory_id")
-    if moves and not violations(p, out) and evaluate(p, out).objective < evaluate(p, a).objective:
+    ps = penalty_search(p, tids.get_indexer(a.reindex(p.unit_ids).to_numpy()), time_limit=time_limit)
+    out = pd.Series(np.asarray(p.territory_ids, dtype=object)[ps.assignment], index=p.unit_ids,
+                    name="territory_id")
+    if ps.feasible and not violations(p, out) and evaluate(p, out).objective < evaluate(p, a).objective:
         return out
     return a
 
