@@ -152,3 +152,22 @@ def test_committed_scenario_copy_matches_generator(tmp_path):
     paths = northeast().write(tmp_path)
     for name, p in paths.items():
         assert Path(p).read_text() == (here / f"{name}.csv").read_text(), name
+
+
+def test_row_map_is_shared_not_copied_and_centres_take_their_units_coordinates():
+    """pandas deep-copies ``attrs`` on every column access; the row map (id → spreadsheet row) must be shared,
+    or each access costs O(units) (52 s of make_problem on 50,000 × 500). Territory centres given as
+    center_unit take that unit's coordinates."""
+    import copy
+
+    from spmopt.data.validate import validate_territories, validate_units
+
+    g = generate(300, 7, seed=3)
+    u = validate_units(g.units, measures=["potential"])
+    rows = u.attrs["rows"]
+    assert copy.deepcopy(u.attrs)["rows"] is rows and u["potential"].attrs["rows"] is rows
+    assert rows[u.index[4]] == 6  # header is row 1, the fifth record row 6
+    t = validate_territories(g.territories, u)
+    cu = g.territories.set_index("territory_id")["center_unit"]
+    xy = g.units.set_index("unit_id").loc[cu.to_numpy(), ["x", "y"]].to_numpy()
+    assert np.array_equal(t[["x", "y"]].to_numpy(), xy)

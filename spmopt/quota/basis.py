@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from spmopt.data.validate import _id_text, _ids, _is_missing, _rows, _source, parse_numeric
+from spmopt.data.validate import RowMap, _id_text, _ids, _is_missing, _rows, _source, parse_numeric
 from spmopt.errors import InputError
 
 SIM_COLUMNS = ("win_rate", "deal_size_mean", "deal_size_cv")
@@ -146,7 +146,7 @@ def read_units(units: pd.DataFrame, columns: list[str], *, source: str | None = 
             out[c] = parse_numeric(units, c, source, nonnegative=True, what=c)
     if "current_territory" in units.columns:
         out["current_territory"] = [None if _is_missing(v) else _id_text(v) for v in units["current_territory"]]
-    out.attrs.update(source=source, rows=dict(zip(ids, _rows(units), strict=True)))
+    out.attrs.update(source=source, rows=RowMap(zip(ids, _rows(units), strict=True)))
     return out
 
 

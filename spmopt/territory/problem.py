@@ -418,15 +418,19 @@ def _lock_centre_units(u: pd.DataFrame, t_frame: pd.DataFrame) -> pd.DataFrame:
     if cu.empty:
         return u
     u = u.copy()
-    if "locked_territory" not in u.columns:
-        u["locked_territory"] = pd.Series(np.nan, index=u.index, dtype=object)
-    for t, uid in cu.items():
-        have = u.at[uid, "locked_territory"]
-        if not pd.isna(have) and have != t:
-            raise InputError(f"unit '{uid}' is the centre of territory '{t}' but locked to '{have}'; with "
-                             "contiguity a centre unit belongs to its own territory", source=u.attrs.get("source"),
-                             row=u.attrs.get("rows", {}).get(uid), column="locked_territory", value=have)
-        u.at[uid, "locked_territory"] = t
+    # whole-column operations: a per-territory ``u.at`` deep-copies the units' attrs (their row map) each time
+    locked = (u["locked_territory"] if "locked_territory" in u.columns
+              else pd.Series(np.nan, index=u.index, dtype=object)).astype(object)
+    have = locked.reindex(cu.to_numpy())
+    clash = have.notna().to_numpy() & (have.to_numpy() != cu.index.to_numpy())
+    if clash.any():
+        k = int(np.flatnonzero(clash)[0])
+        uid, t, was = cu.iloc[k], cu.index[k], have.iloc[k]
+        raise InputError(f"unit '{uid}' is the centre of territory '{t}' but locked to '{was}'; with "
+                         "contiguity a centre unit belongs to its own territory", source=u.attrs.get("source"),
+                         row=u.attrs.get("rows", {}).get(uid), column="locked_territory", value=was)
+    locked[cu.to_numpy()] = cu.index.to_numpy()
+    u["locked_territory"] = locked
     return u
 
 
