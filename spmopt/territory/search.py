@@ -448,7 +448,7 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
     """Search from ``start`` (territory column per unit) for ``time_limit`` seconds (see the module docstring).
     Returns the cheapest assignment with V = 0 seen, or the least violating one when none was. It stops early
     after ``max_restarts`` returns to the best answer without a gain (30 kicks each); with ``patience`` once
-    the time since the last gain exceeds ``patience`` × the time it took to reach it, plus half a second (the
+    the time since the last gain exceeds ``patience`` × the time it took to reach it, plus 0.1 s (the
     rest of the time is worth more to the stages after it); and with ``stop_when_feasible`` at the first
     feasible local optimum."""
     _compile()
@@ -495,7 +495,7 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
         lw.fill(lam)
         ld.fill(lam)
         if patience is not None and best_feas is not None and \
-                time.perf_counter() - t0 > (1 + patience) * t_gain + 0.5:
+                time.perf_counter() - t0 > (1 + patience) * t_gain + 0.1:
             break
         if k == 0 and (viol <= FEAS_TOL or lam >= lam_max):  # a local minimum: kick (iterated local search)
             if viol <= FEAS_TOL and stop_when_feasible:
