@@ -194,3 +194,20 @@ def test_flow_form_on_unrooted_territories_is_a_clear_error():
     with pytest.raises(ValueError, match="every territory rooted"):
         spmopt.align(units, terr, balance={"potential": 0.1}, contiguity=adjacency_frame(pairs),
                      options=SolveOptions(time_limit=10, contiguity_flow=True))
+
+
+def test_neighbour_cuts_listed_by_hand_and_limited_to_a_model_s_pairs(line_units):
+    """Line u1–…–u7, A rooted at u1, B at u7 (each root locked to its territory): every other unit, in each
+    territory, needs a neighbour there — 5 + 5 cuts, each naming the unit's two line neighbours. Given a
+    model's pairs, only the cuts of those pairs (roots excepted) come back."""
+    from spmopt.territory.contiguity import neighbour_cuts
+
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "center_unit": ["u1", "u7"]})
+    pairs = [(f"u{i}", f"u{i + 1}") for i in range(1, 7)]
+    p = make_problem(line_units, terr, contiguity=adjacency_frame(pairs))
+    cuts = neighbour_cuts(p, p.contiguity.graph)
+    want = {(j, i, None, (i - 1, i + 1)) for j in (0, 1) for i in range(1, 6)}  # units u2..u6, 0-based
+    assert {(j, i, b, tuple(s)) for j, i, b, s in cuts} == want
+    arcs = (np.array([0, 2, 6, 4]), np.array([0, 0, 1, 1]))  # (u1, A) root, (u3, A), (u7, B) root, (u5, B)
+    got = neighbour_cuts(p, p.contiguity.graph, arcs=arcs)
+    assert {(j, i, b, tuple(s)) for j, i, b, s in got} == {(0, 2, None, (1, 3)), (1, 4, None, (3, 5))}

@@ -104,3 +104,32 @@ def test_chosen_centres_keep_their_own_unit():
     assert set(np.unique(r.assignment)) <= set(cols)
     centre = p.centre_index()
     assert all(r.assignment[centre[j]] == j for j in cols)
+
+
+def test_flow_prices_route_the_violations_as_an_electrical_flow():
+    """Three territories on a path 0 – 1 – 2 (one unit each), one measure with σ = 1, band [4, 10]: territory 0
+    at 12 (2 over), 1 at 5, 2 at 3 (1 under). Signed violations (2, 0, −1), mean 1/3 taken off: (5/3, −1/3,
+    −4/3). On a path with unit resistances the flow across 0–1 is 5/3 and across 1–2 is 5/3 − 1/3 = 4/3, so
+    the prices (λ φ / σ²) differ by λ·5/3 and λ·4/3, and sum to 0 (εI fixes the mean of φ at the mean of e)."""
+    from spmopt.territory.search import SearchData, _flow_prices
+
+    a = np.array([0, 1, 2])
+    indptr = np.array([0, 1, 3, 4])
+    indices = np.array([1, 0, 2, 1])
+    d = SearchData(cost=np.zeros((3, 3)), allowed=np.ones((3, 3), dtype=bool), w=np.array([[12.0], [5.0], [3.0]]),
+                   lo=np.full((1, 3), 4.0), hi=np.full((1, 3), 10.0), scale=np.array([1.0]),
+                   free=np.ones(3, dtype=bool), indptr=indptr, indices=indices, graph=True,
+                   near=np.zeros((3, 1), dtype=np.int64), cur=np.full(3, -1), dw=np.zeros((3, 0)),
+                   dlim=np.zeros(0), dscale=np.zeros(0))
+    sizes = np.array([[12.0, 5.0, 3.0]])
+    pr = _flow_prices(a, sizes, d, 2.0)
+    assert pr.shape == (1, 3)
+    assert pr[0, 0] - pr[0, 1] == pytest.approx(2.0 * 5 / 3, rel=1e-5)
+    assert pr[0, 1] - pr[0, 2] == pytest.approx(2.0 * 4 / 3, rel=1e-5)
+    assert pr.sum() == pytest.approx(0.0, abs=1e-5)
+    # stalled: the busiest edge (5/3 tolerances) already carries more than push = 1.2, so nothing changes;
+    # push = 5 scales every price by 5 / (5/3) = 3
+    assert _flow_prices(a, sizes, d, 2.0, push=1.2) == pytest.approx(pr)
+    assert _flow_prices(a, sizes, d, 2.0, push=5.0) == pytest.approx(3 * pr, rel=1e-6)
+    # within the band nothing flows
+    assert _flow_prices(a, np.array([[6.0, 5.0, 7.0]]), d, 2.0) == pytest.approx(np.zeros((1, 3)), abs=1e-9)

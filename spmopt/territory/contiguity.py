@@ -209,23 +209,29 @@ def separator_cuts(p, graph: nx.Graph, assignment: pd.Series) -> list[tuple[int,
     return cuts
 
 
-def neighbour_cuts(p, graph: nx.Graph) -> list[tuple[int, int, None, list[int]]]:
+def neighbour_cuts(p, graph: nx.Graph, arcs: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> list[tuple[int, int, None, list[int]]]:
     """The cuts for single-unit pieces, added before the first solve: for every territory j with a known root
     and every other unit i allowed in j, x_ij ≤ Σ_(v ∈ N(i)) x_vj — a unit that is not the root needs a
-    neighbour in its territory. They make the first rounds far closer to contiguous."""
+    neighbour in its territory. They make the first rounds far closer to contiguous. ``arcs`` (unit and
+    territory column of each pair in a model) limits them to that model's pairs: at national scale the allowed
+    pairs number tens of millions while a candidate model holds a few per unit."""
     r = roots(p)
+    if not r:
+        return []
     pos = {u: i for i, u in enumerate(p.unit_ids)}
-    allowed = p.allowed()
-    cuts = []
+    root_of = np.full(p.n_territories, -1, dtype=np.int64)
     for j, t in enumerate(p.territory_ids):
-        root = r.get(t)
-        if root is None:
-            continue
-        for i in np.flatnonzero(allowed[:, j]):
-            u = p.unit_ids[i]
-            if u != root:
-                cuts.append((j, int(i), None, sorted(pos[v] for v in graph.neighbors(u))))
-    return cuts
+        if t in r:
+            root_of[j] = pos[r[t]]
+    if arcs is None:
+        jt, iu = np.nonzero(p.allowed().T)  # territory by territory, as the cuts were always listed
+    else:
+        iu, jt = np.asarray(arcs[0]), np.asarray(arcs[1])
+    keep = (root_of[jt] >= 0) & (iu != root_of[jt])
+    # one sorted neighbour list per unit, shared by that unit's cuts in every territory
+    nbrs = [sorted(pos[v] for v in graph.neighbors(u)) for u in p.unit_ids]
+    return [(j, i, None, nbrs[i]) for i, j in zip(iu[keep].tolist(), jt[keep].tolist(), strict=True)]
 
 
 def repair(p, graph: nx.Graph, assignment: pd.Series) -> pd.Series:

@@ -444,9 +444,10 @@ def _tree_search(p: AlignmentProblem, a0: np.ndarray, budget, given: bool) -> tu
     return a, moves + taken + m
 
 
-def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None) -> HeuristicResult:
+def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None,
+              progress=None) -> HeuristicResult:
     """Start → contiguity repair → penalty search → (if still short of the limits) the older searches. See the
-    module docstring."""
+    module docstring. ``progress`` gets the penalty search's status line every 30 s."""
     from spmopt.territory.contiguity import repair
     from spmopt.territory.evaluate import evaluate, violations
     from spmopt.territory.search import penalty_search, search_data
@@ -475,7 +476,7 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
     # the search is the best improver there is (on 1,000 × 20 at ±40 %: 68,739 after its first stall at 1.3 s,
     # 62,347 after 20 s)
     ps = penalty_search(p, a0, time_limit=share * time_limit, data=search_data(p, cols),
-                        patience=None if p.contiguity is not None else 1.0)
+                        patience=None if p.contiguity is not None else 1.0, progress=progress)
     a, moves = ps.assignment, ps.moves
     if not ps.feasible and p.contiguity is not None:
         # transfer chains and single moves first, briefly: at loose tolerances they are feasible in a fraction of

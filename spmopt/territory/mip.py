@@ -53,6 +53,7 @@ class AlignmentModel:
     relaxed: dict[str, pyo.Var] = field(default_factory=dict)
     n_cuts: int = 0
     cut_list: list = field(default_factory=list)
+    neighbour_cuts: bool = False  # the single-unit cuts for this model's pairs are in
     flow: bool = False  # contiguity by the flow form (7) rather than cuts
     flow_arcs: dict | None = None  # (tail, head, territory) → index of f, with the flow form
     roots: np.ndarray | None = None  # root unit of each territory, with the flow form
@@ -66,11 +67,13 @@ class AlignmentModel:
                                                                                  strict=True))}
         return self._arc_index.get((int(i), int(j)))
 
-    def add_contiguity_cuts(self, cuts) -> int:
+    def add_contiguity_cuts(self, cuts, *, keep: bool = True) -> int:
         """Add separator cuts (j, a, b, separator) from :func:`spmopt.territory.contiguity.separator_cuts`:
-        x_aj ≤ Σ_(v∈S) x_vj, or x_aj + x_bj ≤ 1 + Σ_(v∈S) x_vj when b is given. Returns how many were added."""
+        x_aj ≤ Σ_(v∈S) x_vj, or x_aj + x_bj ≤ 1 + Σ_(v∈S) x_vj when b is given. Returns how many were added.
+        ``keep`` records them in ``cut_list`` (which is handed on to the next, wider model)."""
         m, added = self.model, 0
-        self.cut_list.extend(cuts)
+        if keep:
+            self.cut_list.extend(cuts)
         for j, a, b, sep in cuts:
             xa = self.arc(a, j)
             if xa is None:
@@ -87,6 +90,18 @@ class AlignmentModel:
             added += 1
         self.n_cuts += added
         return added
+
+    def add_neighbour_cuts(self) -> int:
+        """The single-unit cuts (:func:`spmopt.territory.contiguity.neighbour_cuts`) for this model's own pairs,
+        once; they are not recorded in ``cut_list`` (each model derives its own)."""
+        from spmopt.territory.contiguity import neighbour_cuts
+
+        p = self.problem
+        if p.contiguity is None or self.flow or self.neighbour_cuts:
+            return 0
+        self.neighbour_cuts = True
+        return self.add_contiguity_cuts(neighbour_cuts(p, p.contiguity.graph, arcs=(self.arc_unit, self.arc_terr)),
+                                        keep=False)
 
     def warm_start(self, assignment: pd.Series) -> list[tuple]:
         """Variable values of a given assignment (unit id → territory id), for the solver's first incumbent."""

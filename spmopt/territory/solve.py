@@ -239,7 +239,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # with contiguity the Lagrangian answer is a poor start (its stray pieces, once repaired, break the
         # balance far more than the compact current / nearest-centre start does)
         h = heuristic(p, time_limit=budget,
-                      start=None if priced is None or p.contiguity is not None else priced.assignment(p))
+                      start=None if priced is None or p.contiguity is not None else priced.assignment(p),
+                      progress=say)
         warm_stage = "heuristic"
         say(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
             f"({h.seconds:.1f} s)")
@@ -444,12 +445,11 @@ def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, pr
     answer is contiguous. Each round's model is a relaxation of the contiguous problem, so the best bound over
     the rounds is valid throughout. When the time runs out first, the best contiguous alignment seen (the warm
     start, or a round's answer repaired by moving stray pieces) is returned with that bound."""
-    from spmopt.territory.contiguity import neighbour_cuts, repair, separator_cuts
+    from spmopt.territory.contiguity import repair, separator_cuts
 
     p = am.problem
     t0 = time.perf_counter()
-    if p.contiguity is not None and not am.cut_list and not am.flow:
-        am.add_contiguity_cuts(neighbour_cuts(p, p.contiguity.graph))
+    am.add_neighbour_cuts()
     best: tuple[float, pd.Series, str] | None = None
 
     def consider(a: pd.Series, stage: str) -> None:
@@ -535,6 +535,7 @@ def _solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cu
     from spmopt.territory.contiguity import separator_cuts
 
     am = build_model(p, relax=relax)
+    am.add_neighbour_cuts()
     am.add_contiguity_cuts(cuts)
     t0 = time.perf_counter()
     while True:
