@@ -420,7 +420,7 @@ def _total_cost(a, cost):
 #: territory at its limit (50,000 × 500 at ±5 % contiguous: stuck at V = 4.26 for 200 s, feasible 40 s later)
 PUSH = 1.2
 STALL = 50
-#: the flow prices stay on after the first feasible answer from this many territories up
+#: from this many territories up the flow prices are on whenever V > 0 (below, only once the search stalls)
 FLOW_MIN_TERRITORIES = 50
 
 
@@ -540,11 +540,12 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
     while len(movable) and passes < max_passes and time.perf_counter() - t0 < time_limit:
         order = rng.permutation(movable)
         if flow_prices:
-            # after the first feasible answer only on large maps: with a few territories the violations the
-            # oscillation makes are near their repair, and the field only adds churn (1,000 × 20 at ±5 %, whole
-            # pipeline in 60 s: 114,342 without it, 120,313 with it until feasible, 135,094 with it throughout);
-            # with many, the field keeps paying (10,000 × 100: 873,191, 914,813 and 837,919)
-            pcost = d.cost if viol <= FEAS_TOL or (best_feas is not None and J < FLOW_MIN_TERRITORIES) else \
+            # on large maps whenever V > 0; with a few territories only once the plain search stalls short of
+            # the limits: there the violations are near their repair, and the field only adds churn (1,000 × 20
+            # at ±5 %, whole pipeline in 60 s: 114,342 without it, 121,875 with it until feasible, 135,094 with
+            # it throughout); with many it keeps paying (10,000 × 100: 873,191, 914,813 and 837,919–849,180)
+            on = viol > FEAS_TOL and (J >= FLOW_MIN_TERRITORIES or (best_feas is None and passes - t_viol > STALL))
+            pcost = d.cost if not on else \
                 d.cost + d.w @ _flow_prices(a, sizes, d, lam, PUSH if passes - t_viol > STALL else 0.0, src)
         k, stamp = _pass(a, sizes, moved, pcost, d.allowed, d.w, d.lo, d.hi, d.scale, lw, d.free, d.indptr,
                          d.indices, d.graph, d.near, d.cur, d.dw, d.dlim, d.dscale, ld, order, swaps, mark,
