@@ -234,8 +234,9 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             budget = min(120.0, 0.25 * opts.time_limit) if opts.time_limit else 60.0
         if p.contiguity is not None:  # a contiguous, balanced start is hard for the MIP to find: give it longer
             # (at national scale the restricted MIP and its regions rarely improve it, while the penalty search
-            # keeps doing so: 10,000 × 100 at ±5 %, 947,944 after 19 s of it, 917,221 after 30 s)
-            budget = (0.6 if priced is not None else 0.4) * opts.time_limit if opts.time_limit else 60.0
+            # keeps doing so: 10,000 × 100 at ±5 %, 947,944 after 19 s of it, 917,221 after 30 s; the bound there
+            # is the pricing's, and 50,000 × 500 needs 170–200 s of the search alone to reach the limits)
+            budget = (0.8 if priced is not None else 0.4) * opts.time_limit if opts.time_limit else 60.0
         # with contiguity the Lagrangian answer is a poor start (its stray pieces, once repaired, break the
         # balance far more than the compact current / nearest-centre start does)
         h = heuristic(p, time_limit=budget,
