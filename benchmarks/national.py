@@ -64,7 +64,7 @@ def fmt(r: dict) -> dict:
         "MIP pairs": f"{c['pairs']:,}" if c else "all",
         "regions solved/improved": f"{g['solved']}/{g['improved']}" if g else "–",
         "setup s": f"{r['setup_s']:.1f}", "build s": f"{r['build_s']:.1f}" if "build_s" in r else "–",
-        "wall s": f"{r['wall_s']:.1f}", "peak RSS MiB": f"{r['peak_rss_mib']:.0f}",
+        "wall s": f"{r['wall_s']:.1f}", "peak RSS MiB": f"{r['peak_rss_mib']:.0f}", "commit": r.get("commit", "–"),
     }
 
 
@@ -124,6 +124,8 @@ def main() -> None:
                 print(out.stderr[-2000:], file=sys.stderr)
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
+            r["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                                         text=True, check=False).stdout.strip() or "?"
             key = (n, p, contig, args.time_limit)
             rows = [x for x in rows if (x["n"], x["p"], x["contiguity"], x["time_limit"]) != key] + [r]
             print(fmt(r), flush=True)
@@ -133,7 +135,8 @@ def main() -> None:
     cols = list(fmt(rows[0]))
     md = ("## National scale: pricing, candidates and regions\n\n`benchmarks/national.py`: `spmopt.generate(n, p, "
           "seed=1)`, fixed centres, balance ±5 % on potential **and** workload, automatic pipeline, mip gap 0.1 %; "
-          f"one process per case (peak RSS is that case's). {machine()}.\n\n" + table([fmt(r) for r in rows], cols)
+          f"one process per case (peak RSS is that case's); `commit` is the code each row was measured on. "
+          f"{machine()}.\n\n" + table([fmt(r) for r in rows], cols)
           + "\n\n`bound` is valid for all pairs: max(L(y), min(MIP bound over the candidates, L(y) + least δ left "
           "out)), with y the pricing LP's duals (or the subgradient ascent's). Targets in issue 3: 10,000 × 100 "
           "within 1 % in 60 s; 50,000 × 500 within 3 % in 10 minutes, under 8 GiB. With contiguity the answer comes "
