@@ -106,13 +106,16 @@ def test_chosen_centres_keep_their_own_unit():
     assert all(r.assignment[centre[j]] == j for j in cols)
 
 
-def test_flow_prices_route_the_violations_as_an_electrical_flow():
+@pytest.mark.parametrize("dense_max", [400, 0], ids=["dense", "sparse"])
+def test_flow_prices_route_the_violations_as_an_electrical_flow(dense_max, monkeypatch):
     """Three territories on a path 0 – 1 – 2 (one unit each), one measure with σ = 1, band [4, 10]: territory 0
     at 12 (2 over), 1 at 5, 2 at 3 (1 under). Signed violations (2, 0, −1), mean 1/3 taken off: (5/3, −1/3,
     −4/3). On a path with unit resistances the flow across 0–1 is 5/3 and across 1–2 is 5/3 − 1/3 = 4/3, so
     the prices (λ φ / σ²) differ by λ·5/3 and λ·4/3, and sum to 0 (εI fixes the mean of φ at the mean of e)."""
+    import spmopt.territory.search as search
     from spmopt.territory.search import SearchData, _flow_prices
 
+    monkeypatch.setattr(search, "DENSE_MAX", dense_max)
     a = np.array([0, 1, 2])
     indptr = np.array([0, 1, 3, 4])
     indices = np.array([1, 0, 2, 1])

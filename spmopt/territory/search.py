@@ -422,6 +422,8 @@ PUSH = 1.2
 STALL = 50
 #: from this many territories up the flow prices are on whenever V > 0 (below, only once the search stalls)
 FLOW_MIN_TERRITORIES = 50
+#: up to this many territories the flow is solved with a dense Laplacian, above with a sparse LU
+DENSE_MAX = 400
 
 
 def _flow_prices(a: np.ndarray, sizes: np.ndarray, d: SearchData, lam: float, push: float = 0.0,
@@ -446,7 +448,7 @@ def _flow_prices(a: np.ndarray, sizes: np.ndarray, d: SearchData, lam: float, pu
     under = np.maximum(d.lo - sizes, 0.0)
     e = np.where(np.isfinite(over), over, 0.0) - np.where(np.isfinite(under), under, 0.0)
     e = e - e.mean(axis=1, keepdims=True)
-    if J <= 400:  # dense is faster here (the pass itself takes a millisecond or two on small cases)
+    if J <= DENSE_MAX:  # dense is faster here (the pass itself takes a millisecond or two on small cases)
         A = np.zeros((J, J))
         A[ea, eb] = 1.0
         A[eb, ea] = 1.0
@@ -517,7 +519,7 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
     a = np.asarray(start, dtype=np.int64).copy()
     n, M, J = len(a), d.w.shape[1], d.cost.shape[1]
     sizes, moved = _sizes(a, d)
-    flow_prices = (d.graph if flow_prices is None else flow_prices) and d.graph and M > 0
+    flow_prices = flow_prices is not False and d.graph and M > 0
     pcost = d.cost  # the costs the moves see: with flow prices, plus each measure's price in each territory
     mark, target, queue = (np.zeros(n, dtype=np.int64) for _ in range(3))
     stamp = 0
@@ -544,9 +546,9 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
             # the limits: there the violations are near their repair, and the field only adds churn (1,000 × 20
             # at ±5 %, whole pipeline in 60 s: 114,342 without it, 121,875 with it until feasible, 135,094 with
             # it throughout); with many it keeps paying (10,000 × 100: 873,191, 914,813 and 837,919–849,180)
-            on = viol > FEAS_TOL and (J >= FLOW_MIN_TERRITORIES or (best_feas is None and passes - t_viol > STALL))
-            pcost = d.cost if not on else \
-                d.cost + d.w @ _flow_prices(a, sizes, d, lam, PUSH if passes - t_viol > STALL else 0.0, src)
+            stalled = best_feas is None and passes - t_viol > STALL
+            on = viol > FEAS_TOL and (J >= FLOW_MIN_TERRITORIES or stalled)
+            pcost = d.cost + d.w @ _flow_prices(a, sizes, d, lam, PUSH if stalled else 0.0, src) if on else d.cost
         k, stamp = _pass(a, sizes, moved, pcost, d.allowed, d.w, d.lo, d.hi, d.scale, lw, d.free, d.indptr,
                          d.indices, d.graph, d.near, d.cur, d.dw, d.dlim, d.dscale, ld, order, swaps, mark,
                          target, queue, stamp)
@@ -594,4 +596,3 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
     if best_feas is not None:
         return SearchResult(best_feas[1], True, best_feas[0], 0.0, passes, total, secs)
     return SearchResult(best_viol[2], False, best_viol[1], best_viol[0], passes, total, secs)
-
