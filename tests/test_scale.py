@@ -158,3 +158,33 @@ def test_auto_path_on_a_large_request_reports_an_honest_bound():
     assert c["lagrangian_bound"] <= lp.value + 1e-6 * abs(lp.value)
     assert r.objective >= lp.value - 1e-6 * abs(lp.value)
     assert r.bound <= r.objective
+
+
+def test_heuristic_budget_never_runs_past_what_the_pricing_left(monkeypatch):
+    """The heuristic's share of the limit is capped at 90 % of the time left after the pricing: with contiguity
+    at national scale the share is 80 % of the limit, and a slow pricing stage once made 10,000 × 100 end 7 s
+    past a 60 s limit. Here the pricing LP is slowed by 1 s on a 4 s limit: 80 % (3.2 s) would overrun."""
+    import time
+
+    import spmopt.territory.solve as solve_mod
+
+    g = generate(150, 5, seed=0)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.3}, contiguity=g.adjacency)
+    real_lp, real_h = solve_mod.lp_bound, solve_mod.heuristic
+    t_start = time.perf_counter()
+    seen = {}
+
+    def slow_lp(*args, **kw):
+        time.sleep(1.0)
+        return real_lp(*args, **kw)
+
+    def record(prob, *, time_limit, **kw):
+        seen["budget"], seen["left"] = time_limit, 4.0 - (time.perf_counter() - t_start)
+        return real_h(prob, time_limit=time_limit, **kw)
+
+    monkeypatch.setattr(solve_mod, "lp_bound", slow_lp)
+    monkeypatch.setattr(solve_mod, "heuristic", record)
+    r = solve_problem(p, SolveOptions(time_limit=4.0, mip_gap=1e-3, candidates=2))
+    assert r.options["candidates"]["per_unit"] >= 2  # the priced path ran
+    assert seen["left"] < 3.0  # the pricing took more than 1 s of the 4
+    assert seen["budget"] <= 0.9 * seen["left"] + 0.02
