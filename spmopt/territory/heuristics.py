@@ -386,7 +386,8 @@ def relocate_centres(p: AlignmentProblem, a: np.ndarray) -> np.ndarray:
     ok = (ci >= 0) & (state == 0) & p.serves_itself()
     col_of[ci[ok]] = np.flatnonzero(ok)
     locked = np.zeros(p.n_units, dtype=bool)
-    locked[p.unit_ids.get_indexer(p.locks().index)] = True
+    li = p.unit_ids.get_indexer(p.locks().index)
+    locked[li[li >= 0]] = True
     limits = [(p.measure(m), p.limit_vector("min", m), p.limit_vector("max", m)) for m in p.limited_measures()]
     open_cols = set(np.unique(a).tolist())
     moves: list[tuple[np.ndarray, int]] = []
@@ -549,7 +550,8 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
             if np.array_equal(b, best[1]):
                 break
             q = penalty_search(p, b, time_limit=max(0.05, end - time.perf_counter()),
-                               data=search_data(p, np.unique(b)), patience=1.0)
+                               data=search_data(p, np.unique(b)),
+                               patience=None if p.contiguity is not None else 1.0)
             moves += q.moves
             if not q.feasible or q.objective >= best[0] - 1e-9 * max(1.0, abs(best[0])):
                 break

@@ -243,7 +243,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             budget = (0.8 if priced is not None else 0.4) * opts.time_limit if opts.time_limit else 60.0
         if opts.time_limit:
             # a share of the limit, but never past 90 % of what the pricing left (10,000 × 100 contiguous: the
-            # pricing may take 18 s of 60 and 80 % of the limit after it ran 7 s over)
+            # pricing may take up to 18 s of 60, and 80 % of the limit on top of that ends past it)
             budget = min(budget, 0.9 * remaining())
         # with contiguity the Lagrangian answer is a poor start (its stray pieces, once repaired, break the
         # balance far more than the compact current / nearest-centre start does)
