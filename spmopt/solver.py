@@ -19,6 +19,7 @@ AUTO_PAIRS = 250_000  # above this many unit–territory pairs, the alignment MI
 AUTO_CANDIDATES = 2
 LP_CANDIDATES = 5  # pairs per unit (smallest Lagrangian reduced cost) in the pricing LP
 AUTO_REGION_SIZE = 4
+AUTO_MIP_UNITS = 5_000  # from this many units and a feasible start, the restricted MIP gets 5 % of the time left
 AUTO_FLOW_VARS = 40_000  # contiguity by the flow form up to this many flow variables, by cuts in rounds above
 
 

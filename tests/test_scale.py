@@ -189,3 +189,133 @@ def test_heuristic_budget_never_runs_past_what_the_pricing_left(monkeypatch):
     assert r.options["candidates"]["per_unit"] >= 2  # the priced path ran
     assert seen["left"] < 3.0  # the pricing took more than 1 s of the 4
     assert seen["budget"] <= 0.9 * seen["left"] + 0.02
+
+
+def test_restricted_lp_reports_the_artificial_slack_it_needed():
+    """Four units on a line (x = 0, 1, 2, 10), potential 1 each, centres at 0 and 10, balance ±20 % (band
+    [1.6, 2.4]). With only each unit's nearest territory as a column, A must hold 3 (0.6 over) and B 1 (0.6
+    under): the restricted LP can only meet the rows with 1.2 of artificial slack. With every pair it needs none."""
+    units = pd.DataFrame({"unit_id": list("abcd"), "x": [0.0, 1.0, 2.0, 10.0], "y": 0.0, "potential": 1.0})
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "x": [0.0, 10.0], "y": [0.0, 0.0]})
+    p = make_problem(units, terr, balance={"potential": 0.2})
+    nearest = lp_bound(p, k=1, max_rounds=1)
+    assert nearest.slack == pytest.approx(1.2, abs=1e-7)
+    full = lp_bound(p, k=2)
+    assert full.slack == pytest.approx(0.0, abs=1e-9) and full.complete
+    # all pairs: 0.6 of c (the cheapest to move, 2 → 8) goes to B; LP optimum 0 + 1 + 0.4·2 + 0.6·8 + 0 = 6.6
+    assert full.lp_value == pytest.approx(6.6, abs=1e-6)
+
+
+def test_pricing_spends_an_unusable_lp_s_time_on_more_subgradient_steps(monkeypatch):
+    """When the restricted LP needs its artificial slacks (or returns nothing), its duals and rounded answer
+    are not used: the ascent continues from its best multipliers for the rest of the LP's budget, and the
+    bound reported is the subgradient one."""
+    import dataclasses
+
+    import spmopt.territory.solve as solve_mod
+
+    g = generate(400, 20, seed=3)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.3})
+    real_lp, real_asc = solve_mod.lp_bound, solve_mod.lagrangian_ascent
+    calls = []
+
+    def bad_lp(*args, **kw):
+        return dataclasses.replace(real_lp(*args, **kw), slack=5.0)
+
+    def asc(prob, **kw):
+        calls.append(kw.get("y0") is not None)
+        return real_asc(prob, **kw)
+
+    monkeypatch.setattr(solve_mod, "lp_bound", bad_lp)
+    monkeypatch.setattr(solve_mod, "lagrangian_ascent", asc)
+    r = solve_problem(p, SolveOptions(time_limit=20, mip_gap=1e-3, candidates=3))
+    check_alignment(p, r.assignment)
+    assert calls == [False, True]  # the first ascent, then one more from its multipliers
+    assert r.options["candidates"]["duals"] == "subgradient"
+    assert r.bound <= r.objective
+
+
+def test_candidates_are_not_widened_into_a_model_the_time_left_cannot_hold(monkeypatch):
+    """One candidate per unit at ±2 % is infeasible and the heuristic is off, so the pipeline widens the
+    candidates while time allows. With each round slowed to 2 s and a 7 s limit, a second round would end past
+    the limit: the pipeline stops with a clear error inside the limit instead. Unslowed, it widens and solves."""
+    import time
+
+    import spmopt.territory.solve as solve_mod
+    from spmopt.errors import SolverError
+
+    g = generate(300, 10, seed=4)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.02})
+    opts = SolveOptions(time_limit=7.0, mip_gap=1e-3, candidates=1, heuristic=False, regions=0)
+    r = solve_problem(p, dataclasses_replace(opts, time_limit=60.0))
+    assert r.options["candidates"]["per_unit"] > 1  # widened and solved
+    check_alignment(p, r.assignment)
+    real = solve_mod._solve_in_rounds
+
+    def slow(*args, **kw):
+        time.sleep(2.0)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(solve_mod, "_solve_in_rounds", slow)
+    t0 = time.perf_counter()
+    with pytest.raises(SolverError, match="candidate territories per unit"):
+        solve_problem(p, opts)
+    assert time.perf_counter() - t0 < 7.0 + 0.5
+
+
+def dataclasses_replace(obj, **kw):
+    import dataclasses
+
+    return dataclasses.replace(obj, **kw)
+
+
+def test_the_start_is_the_rounded_pricing_answer_that_breaks_the_limits_least():
+    """Four units on a line (x = 0, 1, 2, 10), potential 1 each, balance ±20 %: the ascent's answer A,A,A,B breaks
+    both bands by 0.6 (1.5 tolerances each of 0.4), the LP's A,A,B,B meets them; the LP's is taken whatever its
+    duals, and the ascent's when there is no LP."""
+    from spmopt.territory.pricing import LPBound
+    from spmopt.territory.solve import _rounded_start
+
+    units = pd.DataFrame({"unit_id": list("abcd"), "x": [0.0, 1.0, 2.0, 10.0], "y": 0.0, "potential": 1.0})
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "x": [0.0, 10.0], "y": [0.0, 0.0]})
+    p = make_problem(units, terr, balance={"potential": 0.2})
+
+    def bound(cols):
+        x = np.zeros((4, 2))
+        x[np.arange(4), cols] = 1.0
+        return LPBound(value=0.0, lp_value=0.0, y=np.zeros(0), reduced=np.zeros((4, 2)), x=x, columns=0, rounds=1,
+                       complete=False, seconds=0.0, slack=3.0)
+
+    asc, lp = bound([0, 0, 0, 1]), bound([0, 0, 1, 1])
+    assert list(_rounded_start(p, asc, lp)) == ["A", "A", "B", "B"]
+    assert list(_rounded_start(p, lp, asc)) == ["A", "A", "B", "B"]
+    assert list(_rounded_start(p, asc, None)) == ["A", "A", "A", "B"]
+
+
+def test_a_heuristic_that_ends_short_of_the_limits_is_repaired_by_the_regions(monkeypatch):
+    """At national scale the penalty search can end a sliver short of the limits; the regions around the
+    territories that break them then repair its answer before the MIP. Here the heuristic returns a feasible
+    answer with a few units moved to their nearest other territory until it breaks the ±10 % band."""
+    import spmopt.territory.solve as solve_mod
+    from spmopt.territory.heuristics import HeuristicResult
+
+    g = generate(400, 20, seed=5)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.1})
+    good = solve_problem(p, SolveOptions(time_limit=10, mip_gap=1e-2, candidates=3)).assignment
+    off = good.copy()
+    cost = pd.DataFrame(p.cost(), index=p.unit_ids, columns=p.territory_ids)
+    for u in off.index[:40]:
+        off[u] = cost.loc[u].drop(off[u]).idxmin()
+        if violations(p, off):
+            break
+    assert violations(p, off)
+
+    def short(prob, **kw):
+        return HeuristicResult(assignment=off, feasible=False, objective=evaluate(prob, off).objective,
+                               violation=1.0, seconds=0.0, moves=0)
+
+    monkeypatch.setattr(solve_mod, "heuristic", short)
+    said = []
+    r = solve_problem(p, SolveOptions(time_limit=15, mip_gap=1e-3, candidates=3), progress=said.append)
+    check_alignment(p, r.assignment)
+    assert any(m.startswith("regions: repair feasible") for m in said)

@@ -147,6 +147,7 @@ class LPBound:
     rounds: int
     complete: bool
     seconds: float
+    slack: float = 0.0  # artificial slack the last restricted LP used (> 0: its pairs cannot meet the limits)
 
     def assignment(self, p: AlignmentProblem) -> pd.Series:
         """Each unit in the territory with its largest x (the Lagrangian or LP answer, rounded)."""
@@ -170,12 +171,14 @@ def nearest_mask(cost: np.ndarray, k: int) -> np.ndarray:
 
 def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8, time_limit: float | None = 60.0,
              per_unit: int = 4, tol: float = 1e-7, method: str = "simplex",
-             max_rounds: int | None = None) -> LPBound | None:
+             max_rounds: int | None = None, until_usable: bool = False) -> LPBound | None:
     """Solve the LP relaxation of ``p`` by column generation from ``start`` (a mask of pairs; default each
     unit's ``k`` cheapest), warm-starting HiGHS's simplex from the previous basis after each batch of columns.
     ``method='ipm'`` solves each restricted LP by the interior point method with crossover (far quicker on
     10,000 units and more, and no basis to reuse anyway after few rounds); ``max_rounds`` stops the pricing
-    early — L(y) of the last duals is still a bound for the full problem, only not the LP's.
+    early — L(y) of the last duals is still a bound for the full problem, only not the LP's; ``until_usable``
+    stops at the first restricted LP that meets every limit without its artificial slacks (its solution is
+    then a start worth rounding).
 
     Each side row has an artificial slack with a high price, so every restricted LP is feasible; the duals then
     price in the columns that remove the shortfall. Returns None when the time runs out before a first LP is
@@ -208,7 +211,7 @@ def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8
         L, r = lagrangian(rows, y)
         if best is None or L > best[0]:
             best = (L, y, r)
-        if max_rounds is not None and rounds >= max_rounds:
+        if (max_rounds is not None and rounds >= max_rounds) or (until_usable and lp.artificial_used() <= 1e-6):
             break
         price = r - u[:, None]
         price[cols] = np.inf
@@ -229,7 +232,7 @@ def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8
         return None
     return LPBound(value=best[0], lp_value=lp_val, y=best[1], reduced=best[2], x=lp.x(c.shape),
                    columns=int(cols.sum()), rounds=rounds, complete=complete,
-                   seconds=time.perf_counter() - t0)
+                   seconds=time.perf_counter() - t0, slack=lp.artificial_used())
 
 
 class _ColumnLP:
@@ -319,7 +322,8 @@ class _ColumnLP:
 
     def x(self, shape) -> np.ndarray:
         x = np.zeros(shape)
-        x[self.ai, self.aj] = self._col[self.n_art:]
+        m = len(self._col) - self.n_art  # columns added after the last solve have no value yet
+        x[self.ai[:m], self.aj[:m]] = self._col[self.n_art:]
         return x
 
 

@@ -19,6 +19,7 @@ from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import (
     AUTO_CANDIDATES,
     AUTO_FLOW_VARS,
+    AUTO_MIP_UNITS,
     AUTO_PAIRS,
     AUTO_REGION_SIZE,
     LP_CANDIDATES,
@@ -195,20 +196,38 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     regions = opts.regions if opts.regions is not None else \
         (AUTO_REGION_SIZE if (k is not None or p.contiguity is not None) and not p.chooses_centres else 0)
     regions = min(regions, len(p.territory_ids) - 1) if regions and len(p.territory_ids) > 2 else 0
-    priced = None
+    priced = lp = None
     if k is not None:
-        budget = min(10.0, 0.15 * opts.time_limit) if opts.time_limit else 10.0
+        # 5 % of the limit, at least 10 s (the ascent stops by itself after 2,000 steps, 5 s on 10,000 × 100): at
+        # 50,000 × 500 a step takes 0.07 s, and 10 s of steps left the LP below over the most promising pairs
+        # short of feasible (its artificial slacks used, its duals useless) and its rounded answer 1,276
+        # tolerances off the limits; 30 s (450 steps) gave a feasible LP within 0.01 % of L(y) and a start
+        # 10 tolerances off, from which the penalty search found 1,027,360 (3.1 % above) instead of 1.28 M
+        budget = min(max(10.0, 0.05 * opts.time_limit), 0.15 * opts.time_limit) if opts.time_limit else 10.0
         upper = evaluate(p, warm_start).objective if warm_start is not None else None
         priced = lagrangian_ascent(p, time_limit=budget, upper=upper)
         say(f"pricing: Lagrangian bound {priced.value:,.6g} ({priced.rounds} steps, {priced.seconds:.1f} s)")
         # one LP over the Lagrangian's most promising pairs (interior point): its duals give a tighter bound for
         # all pairs and better candidates, and its solution, rounded, the heuristic's start
         lp_budget = min(60.0, 0.15 * opts.time_limit) if opts.time_limit else 60.0
+        t_lp = time.perf_counter()
+        # (a few rounds of pricing when the first LP needs its artificial slacks: with fewer ascent steps, as
+        # on a loaded machine, the most promising pairs may not meet the limits)
         lp = lp_bound(p, start=candidate_mask(priced, LP_CANDIDATES), time_limit=lp_budget, method="ipm",
-                      max_rounds=1)
-        if lp is not None and lp.value >= priced.value:
+                      max_rounds=3, until_usable=True)
+        if lp is not None and lp.value >= priced.value and _lp_usable(lp):
             priced = lp
             say(f"pricing: LP over {lp.columns:,} pairs, bound {lp.value:,.6g} ({lp.seconds:.1f} s)")
+        else:
+            # no LP in its time, or one that needed its artificial slacks (the pairs cannot meet the limits):
+            # the rest of its budget goes to more subgradient steps from the best multipliers so far
+            more = lp_budget - (time.perf_counter() - t_lp)
+            why = "no LP in its time" if lp is None else "the LP over the pairs cannot meet the limits"
+            if more > 1.0:
+                again = lagrangian_ascent(p, time_limit=more, upper=upper, y0=priced.y)
+                if again.value > priced.value:
+                    priced = again
+            say(f"pricing: {why}; Lagrangian bound {priced.value:,.6g}")
     warm_stage = "warm start"
     h = None
     info: dict[str, Any] = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
@@ -248,13 +267,23 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # with contiguity the Lagrangian answer is a poor start (its stray pieces, once repaired, break the
         # balance far more than the compact current / nearest-centre start does)
         h = heuristic(p, time_limit=budget,
-                      start=None if priced is None or p.contiguity is not None else priced.assignment(p),
+                      start=None if priced is None or p.contiguity is not None else _rounded_start(p, priced, lp),
                       progress=say)
         warm_stage = "heuristic"
         say(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
             f"({h.seconds:.1f} s)")
         if h.feasible:
             warm_start = h.assignment
+        elif priced is not None and regions and p.contiguity is None and (remaining() or 60.0) > 10.0:
+            # close but short (at national scale the search often ends a fraction of a tolerance off in a few
+            # territories): the regions around the territories that break their limits repair that exactly
+            rr = improve_by_regions(p, h.assignment, time_limit=min(60.0, 0.15 * (remaining() or 100.0)),
+                                    size=regions, region_time=3.0, mip_gap=max(opts.mip_gap, 1e-3),
+                                    progress=progress)
+            say(f"regions: repair {'feasible' if rr.feasible else 'not feasible'}, objective {rr.objective:,.6g} "
+                f"({rr.seconds:.1f} s)")
+            if rr.feasible:
+                warm_start, warm_stage = rr.assignment, "heuristic+regions"
     if warm_start is None and opts.spc is not False and flow_ready(p):
         # contiguous and balanced is where the exact model and the heuristic both struggle; the shortest-path
         # form is contiguous by construction, so any answer it finds is a feasible start for the exact model
@@ -284,7 +313,13 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         build_s += time.perf_counter() - t0
         mip_time = remaining()
         if regions and mip_time is not None:
-            mip_time = max(0.1, (0.3 if by_cuts else 0.6) * mip_time)  # the rest goes to the regions
+            # the rest goes to the regions; from a feasible start on many units the restricted MIP only gets a
+            # glance (without contiguity it improved nothing on 10,000 × 100 or 50,000 × 500 in 60 % of the time
+            # left, and the regions given that time too took 10,000 × 100 from 1.34 % to 1.19 % above the bound)
+            share_mip = 0.3 if by_cuts else 0.6
+            if warm_start is not None and not by_cuts and p.n_units >= AUTO_MIP_UNITS:
+                share_mip = 0.05
+            mip_time = max(0.1, share_mip * mip_time)
         res = _solve_in_rounds(am, dataclasses.replace(opts, time_limit=mip_time), warm_start,
                                progress=progress, warm_stage=warm_stage)
         cuts = am.cut_list
@@ -305,7 +340,11 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # the bound down); a restricted MIP stopped by the time limit would not gain from more pairs
         limited = res.infeasible or (res.status == "optimal" and res.bound is not None
                                      and bound < res.bound - 1e-9 * max(1.0, abs(bound)))
-        time_left = opts.time_limit is None or opts.time_limit - elapsed() > 1.0
+        # a model with twice the pairs takes at least twice as long to get where this one got: widen only when
+        # the time left allows three rounds like this one (50,000 × 500 once started an 8-per-unit model with
+        # 250 s left, and it ran 230 s past the limit)
+        last_round = time.perf_counter() - t0
+        time_left = opts.time_limit is None or remaining() > max(1.0, 3.0 * last_round)
         if full or not limited or not time_left or (gap is not None and gap <= opts.mip_gap):
             break
         k = min(2 * k, len(p.territory_ids))  # the pairs left out hold the bound down: widen and solve again
@@ -446,6 +485,31 @@ class _RoundsResult:
     stage: str
     rounds: int
     infeasible: bool = False
+
+
+def _rounded_start(p: AlignmentProblem, priced, lp) -> pd.Series:
+    """The heuristic's start: the pricing answer, each unit rounded to its largest x, of the ascent or of the
+    pricing LP, whichever breaks the limits less. An LP that needed its artificial slacks gives no usable duals,
+    but its solution is still balanced wherever the slacks are not (50,000 × 500 after a short ascent: the
+    ascent's answer 1,276 tolerances off the limits)."""
+    from spmopt.territory.heuristics import _State
+
+    tids = pd.Index(p.territory_ids)
+    best, best_v = None, np.inf
+    for src in (priced, lp):
+        if src is None:
+            continue
+        a = src.assignment(p)
+        v = _State(p, tids.get_indexer(a.to_numpy())).violation()
+        if v < best_v:
+            best, best_v = a, v
+    return best
+
+
+def _lp_usable(lp) -> bool:
+    """The restricted LP met every limit without its artificial slacks: only then is its rounded answer a
+    start worth having (and its duals more than the price of the slacks)."""
+    return lp.slack <= 1e-6
 
 
 def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, progress=None,
