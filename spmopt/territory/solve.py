@@ -198,12 +198,12 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     regions = min(regions, len(p.territory_ids) - 1) if regions and len(p.territory_ids) > 2 else 0
     priced = lp = None
     if k is not None:
-        # 5 % of the limit, at least 10 s (the ascent stops by itself after 2,000 steps, 5 s on 10,000 × 100): at
-        # 50,000 × 500 a step takes 0.07 s, and 10 s of steps left the LP below over the most promising pairs
-        # short of feasible (its artificial slacks used, its duals useless) and its rounded answer 1,276
-        # tolerances off the limits; 30 s (450 steps) gave a feasible LP within 0.01 % of L(y) and a start
-        # 10 tolerances off, from which the penalty search found 1,027,360 (3.1 % above) instead of 1.28 M
-        budget = min(max(10.0, 0.05 * opts.time_limit), 0.15 * opts.time_limit) if opts.time_limit else 10.0
+        # 10 % of the limit, at least 10 s, at most 15 % (the ascent stops by itself after 2,000 steps, 5 s on
+        # 10,000 × 100): at 50,000 × 500 a step takes 0.06–0.12 s, and 10 s of steps left the LP below over the
+        # most promising pairs short of feasible (its artificial slacks used, its duals useless) and its rounded
+        # answer 1,276 tolerances off the limits; 30 s gave a usable LP when the machine was idle (450 steps)
+        # and none under load (252 steps); 60 s (1,077 steps): usable, bound 995,446, answer 3.2 % above it
+        budget = min(max(10.0, 0.1 * opts.time_limit), 0.15 * opts.time_limit) if opts.time_limit else 10.0
         upper = evaluate(p, warm_start).objective if warm_start is not None else None
         priced = lagrangian_ascent(p, time_limit=budget, upper=upper)
         say(f"pricing: Lagrangian bound {priced.value:,.6g} ({priced.rounds} steps, {priced.seconds:.1f} s)")
