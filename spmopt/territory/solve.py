@@ -22,6 +22,7 @@ from spmopt.solver import (
     AUTO_MIP_UNITS,
     AUTO_PAIRS,
     AUTO_REGION_SIZE,
+    AUTO_REGION_SIZE_FREE,
     LP_CANDIDATES,
     SolveOptions,
     relative_gap,
@@ -194,7 +195,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     # contiguity by cuts in rounds rarely finds a contiguous answer on large models: regions finish the job
     by_cuts = p.contiguity is not None and not use_flow
     regions = opts.regions if opts.regions is not None else \
-        (AUTO_REGION_SIZE if (k is not None or p.contiguity is not None) and not p.chooses_centres else 0)
+        ((AUTO_REGION_SIZE if p.contiguity is not None else AUTO_REGION_SIZE_FREE)
+         if (k is not None or p.contiguity is not None) and not p.chooses_centres else 0)
     regions = min(regions, len(p.territory_ids) - 1) if regions and len(p.territory_ids) > 2 else 0
     priced = lp = None
     if k is not None:
@@ -254,7 +256,9 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             # candidates rarely finds a good feasible answer itself (10,000 × 100 at ±5 %, 60 s: with 25 % the
             # search ended 0.01–0.05 tolerances short of the limits and the MIP's answer was 4.2 % above the bound;
             # with 40 % it was feasible after 22 s and the answer 1.3 % above)
-            budget = min(120.0, 0.4 * opts.time_limit) if opts.time_limit else 60.0
+            # (no cap in seconds: 50,000 × 500 from the rounded LP reaches the limits after 100–125 s, and a run
+            # whose search was cut at 120 s a third of a tolerance short ended with no feasible answer)
+            budget = 0.4 * opts.time_limit if opts.time_limit else 60.0
         if p.contiguity is not None:  # a contiguous, balanced start is hard for the MIP to find: give it longer
             # (at national scale the restricted MIP and its regions rarely improve it, while the penalty search
             # keeps doing so: 10,000 × 100 at ±5 %, 947,944 after 19 s of it, 917,221 after 30 s; the bound there
