@@ -38,6 +38,9 @@ import scipy.sparse as sp
 
 from spmopt.territory.problem import AlignmentProblem
 
+#: artificial slack at or below this counts as none (the restricted LP met every limit with real pairs)
+SLACK_TOL = 1e-6
+
 
 @dataclass
 class SideRows:
@@ -149,6 +152,12 @@ class LPBound:
     seconds: float
     slack: float = 0.0  # artificial slack the last restricted LP used (> 0: its pairs cannot meet the limits)
 
+    @property
+    def usable(self) -> bool:
+        """The restricted LP met every limit without its artificial slacks, so its duals are more than the
+        price of the slacks."""
+        return self.slack <= SLACK_TOL
+
     def assignment(self, p: AlignmentProblem) -> pd.Series:
         """Each unit in the territory with its largest x (the Lagrangian or LP answer, rounded)."""
         a = np.argmax(self.x, axis=1)
@@ -211,7 +220,7 @@ def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8
         L, r = lagrangian(rows, y)
         if best is None or L > best[0]:
             best = (L, y, r)
-        if (max_rounds is not None and rounds >= max_rounds) or (until_usable and lp.artificial_used() <= 1e-6):
+        if (max_rounds is not None and rounds >= max_rounds) or (until_usable and lp.artificial_used() <= SLACK_TOL):
             break
         price = r - u[:, None]
         price[cols] = np.inf

@@ -209,7 +209,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         upper = evaluate(p, warm_start).objective if warm_start is not None else None
         priced = lagrangian_ascent(p, time_limit=budget, upper=upper)
         say(f"pricing: Lagrangian bound {priced.value:,.6g} ({priced.rounds} steps, {priced.seconds:.1f} s)")
-        # one LP over the Lagrangian's most promising pairs (interior point): its duals give a tighter bound for
+        # an LP over the Lagrangian's most promising pairs (interior point): its duals give a tighter bound for
         # all pairs and better candidates, and its solution, rounded, the heuristic's start
         lp_budget = min(60.0, 0.15 * opts.time_limit) if opts.time_limit else 60.0
         t_lp = time.perf_counter()
@@ -217,7 +217,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # on a loaded machine, the most promising pairs may not meet the limits)
         lp = lp_bound(p, start=candidate_mask(priced, LP_CANDIDATES), time_limit=lp_budget, method="ipm",
                       max_rounds=3, until_usable=True)
-        if lp is not None and lp.value >= priced.value and _lp_usable(lp):
+        if lp is not None and lp.value >= priced.value and lp.usable:
             priced = lp
             say(f"pricing: LP over {lp.columns:,} pairs, bound {lp.value:,.6g} ({lp.seconds:.1f} s)")
         else:
@@ -319,7 +319,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         if regions and mip_time is not None:
             # the rest goes to the regions; from a feasible start on many units the restricted MIP only gets a
             # glance (without contiguity it improved nothing on 10,000 × 100 or 50,000 × 500 in 60 % of the time
-            # left, and the regions given that time too took 10,000 × 100 from 1.34 % to 1.19 % above the bound)
+            # left, and the regions given that time too took 10,000 × 100 from 1.34 % to 1.17–1.21 % above the bound)
             share_mip = 0.3 if by_cuts else 0.6
             if warm_start is not None and not by_cuts and p.n_units >= AUTO_MIP_UNITS:
                 share_mip = 0.05
@@ -500,20 +500,12 @@ def _rounded_start(p: AlignmentProblem, priced, lp) -> pd.Series:
 
     tids = pd.Index(p.territory_ids)
     best, best_v = None, np.inf
-    for src in (priced, lp):
-        if src is None:
-            continue
+    for src in (priced,) if lp is None or lp is priced else (priced, lp):
         a = src.assignment(p)
         v = _State(p, tids.get_indexer(a.to_numpy())).violation()
         if v < best_v:
             best, best_v = a, v
     return best
-
-
-def _lp_usable(lp) -> bool:
-    """The restricted LP met every limit without its artificial slacks: only then is its rounded answer a
-    start worth having (and its duals more than the price of the slacks)."""
-    return lp.slack <= 1e-6
 
 
 def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, progress=None,
