@@ -102,7 +102,8 @@ def align(
         "valid for all pairs). Default: all pairs up to 250,000, else 2. 0 = all pairs.")] = None,
     regions: Annotated[int | None, typer.Option(
         help="Territories per region in the decomposition stage (regions re-solved exactly in turn). Default: 4 with "
-        "contiguity, 3 without, when candidates are restricted, else off. 0 = off.")] = None,
+        "contiguity, 2 without (growing to 3 once pairs stop paying), when candidates are restricted, else off. "
+        "0 = off.")] = None,
     plot: Annotated[bool, typer.Option(help="Write map.png.")] = True,
     log: Annotated[bool, typer.Option("--log", help="Show the solver log.")] = False,
 ) -> None:

@@ -19,9 +19,10 @@ AUTO_PAIRS = 250_000  # above this many unit–territory pairs, the alignment MI
 AUTO_CANDIDATES = 2
 LP_CANDIDATES = 5  # pairs per unit (smallest Lagrangian reduced cost) in the pricing LP
 AUTO_REGION_SIZE = 4
-#: without contiguity: smaller regions, more of them in the time (10,000 × 100 at ±5 % in 60 s: 2 → 1.11 %,
-#: 3 → 1.06 %, 4 → 1.17–1.21 %, 6 → 1.22 % above the bound)
-AUTO_REGION_SIZE_FREE = 3
+#: without contiguity: pairs of territories first, growing to triples once the pairs stop paying (see
+#: spmopt.territory.decompose; 50,000 × 500 at ±5 % in 600 s: 2.38 % above the bound, 3.26 % with triples
+#: throughout; 10,000 × 100 in 60 s: 0.98 %, 1.01–1.05 % with triples)
+AUTO_REGION_SIZE_FREE = 2
 AUTO_MIP_UNITS = 5_000  # from this many units and a feasible start, the restricted MIP gets 5 % of the time left
 AUTO_FLOW_VARS = 40_000  # contiguity by the flow form up to this many flow variables, by cuts in rounds above
 

@@ -506,9 +506,10 @@ def _tree_search(p: AlignmentProblem, a0: np.ndarray, budget, given: bool) -> tu
 
 
 def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None,
-              progress=None) -> HeuristicResult:
+              progress=None, patience_from_feasible: bool = False) -> HeuristicResult:
     """Start → contiguity repair → penalty search → (if still short of the limits) the older searches. See the
-    module docstring. ``progress`` gets the penalty search's status line every 30 s."""
+    module docstring. ``progress`` gets the penalty search's status line every 30 s; ``patience_from_feasible``
+    goes to the first penalty search without contiguity (see :func:`~spmopt.territory.search.penalty_search`)."""
     from spmopt.territory.contiguity import repair
     from spmopt.territory.evaluate import evaluate, violations
     from spmopt.territory.search import penalty_search, search_data
@@ -538,7 +539,7 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
     # 62,347 after 20 s)
     ps = penalty_search(p, a0, time_limit=share * time_limit * (0.5 if p.chooses_centres else 1.0),
                         data=search_data(p, cols), patience=None if p.contiguity is not None else 1.0,
-                        progress=progress)
+                        progress=progress, patience_from_feasible=patience_from_feasible)
     a, moves = ps.assignment, ps.moves
     if p.chooses_centres and ps.feasible:
         # location–allocation: move each centre to its territory's 1-median, re-assign from there, repeat while

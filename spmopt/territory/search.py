@@ -513,13 +513,16 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
                    data: SearchData | None = None, swaps: bool = True, kick: float = 0.02,
                    max_passes: int = 1_000_000, max_restarts: int = 200, patience: float | None = None,
                    stop_when_feasible: bool = False, flow_prices: bool | None = None, progress=None,
-                   every: float = 30.0) -> SearchResult:
+                   every: float = 30.0, patience_from_feasible: bool = False) -> SearchResult:
     """Search from ``start`` (territory column per unit) for ``time_limit`` seconds (see the module docstring).
     Returns the cheapest assignment with V = 0 seen, or the least violating one when none was. It stops early
     after ``max_restarts`` returns to the best answer without a gain (30 kicks each); with ``patience`` once
     the time since the last gain exceeds ``patience`` × the time it took to reach it, plus 0.1 s (the
-    rest of the time is worth more to the stages after it); and with ``stop_when_feasible`` at the first
-    feasible local optimum. ``progress`` is called with a one-line status every ``every`` seconds."""
+    rest of the time is worth more to the stages after it) — with ``patience_from_feasible`` the times count
+    from the first feasible answer instead, plus 3 % of ``time_limit`` (where reaching the limits is the long
+    part, the search rarely improves the answer after it: the time goes to the stages after); and with
+    ``stop_when_feasible`` at the first feasible local optimum. ``progress`` is called with a one-line status
+    every ``every`` seconds."""
     _compile()
     t0 = time.perf_counter()
     d = data if data is not None else search_data(p)
@@ -544,6 +547,7 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
     movable = np.flatnonzero(d.free).astype(np.int64)
     passes = total = stale = restarts = 0
     t_gain = 0.0  # when the best feasible answer was found
+    t_feas = None  # when the first was
     t_say = every
     t_viol = 0  # the pass of the last real drop in the least violation
     src = np.repeat(np.arange(n), np.diff(d.indptr)) if flow_prices else None  # tail of each directed edge
@@ -571,6 +575,7 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
             if best_feas is None or cost < best_feas[0] - EPS * max(1.0, abs(cost)):
                 best_feas, stale, restarts = (cost, a.copy()), 0, 0
                 t_gain = time.perf_counter() - t0
+                t_feas = t_gain if t_feas is None else t_feas
             else:
                 stale += 1
             lam = max(lam / 1.2, lam_min)
@@ -593,9 +598,13 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
             progress(f"penalty search {time.perf_counter() - t0:.0f} s: {passes:,} passes, "
                      + (f"best feasible {best_feas[0]:,.6g}" if best_feas is not None else
                         f"least violation {best_viol[0]:.4g} tolerances (now {viol:.4g}, λ/λ0 {lam / lam0:.3g})"))
-        if patience is not None and best_feas is not None and \
-                time.perf_counter() - t0 > (1 + patience) * t_gain + 0.1:
-            break
+        if patience is not None and best_feas is not None:
+            now = time.perf_counter() - t0
+            if patience_from_feasible:
+                if now - t_gain > patience * (t_gain - t_feas) + max(0.1, 0.03 * time_limit):
+                    break
+            elif now > (1 + patience) * t_gain + 0.1:
+                break
         if k == 0 and (viol <= FEAS_TOL or lam >= lam_max):  # a local minimum: kick (iterated local search)
             if viol <= FEAS_TOL and stop_when_feasible:
                 break
