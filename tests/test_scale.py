@@ -358,3 +358,19 @@ def test_regions_score_each_answer_by_its_moves_and_reach_the_enumerated_optimum
     assert r.feasible and not violations(p, r.assignment)
     assert r.objective == pytest.approx(evaluate(p, r.assignment).objective, rel=1e-9, abs=1e-9)
     assert r.objective == pytest.approx(ref, rel=1e-6, abs=1e-6)
+
+
+def test_patience_from_the_first_feasible_answer_stops_the_search_early_and_keeps_its_best():
+    """With ``patience_from_feasible`` a search that is feasible at once and then stops gaining ends long before
+    its limit (on 150 units the kicks stop gaining after a few seconds; it then waits as long again plus 3 % of
+    the 60 s), and what it returns is feasible by the checker, at the cost the evaluator gives."""
+    from spmopt.territory.heuristics import start_assignment
+    from spmopt.territory.search import penalty_search
+
+    g = generate(150, 5, seed=0)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.4})
+    r = penalty_search(p, start_assignment(p), time_limit=60.0, patience=1.0, patience_from_feasible=True)
+    assert r.feasible and r.seconds < 30.0
+    s = pd.Series(np.asarray(p.territory_ids, dtype=object)[r.assignment], index=p.unit_ids)
+    assert not violations(p, s)
+    assert r.objective == pytest.approx(evaluate(p, s).objective, rel=1e-9)
