@@ -189,18 +189,17 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
     first_gain = None  # what the first feasible sweep at this size gained
     gain = 0.0
     while time.perf_counter() - t0 < time_limit:
-        if not changed and sweeps:
-            # a sweep that changed nothing: larger regions have more slack (two territories more while the
-            # limits are broken) and exchanges the smaller ones cannot make (one more)
-            # (the latter up to twice the size asked for: a region of many territories is a model of that size)
-            if size >= (J if score[0] > 0 else min(J, grow_to)):
+        repairing = score[0] > 0
+        fading = not repairing and first_gain is not None and gain < GROW_BELOW * first_gain
+        if sweeps and (not changed or fading):
+            # a sweep that changed nothing, or (feasible) gained under GROW_BELOW of the first at its size: larger
+            # regions have more slack (two territories more while the limits are broken) and make exchanges the
+            # smaller ones cannot (one more, up to twice the size asked for: a region is a model of its size)
+            cap = J if repairing else min(J, grow_to)
+            if size < cap:
+                size, first_gain = min(cap, size + (2 if repairing else 1)), None
+            elif not changed:
                 break
-            size = min(J, size + (2 if score[0] > 0 else 1))
-            first_gain = None
-        elif sweeps and score[0] == 0 and first_gain is not None and gain < GROW_BELOW * first_gain \
-                and size < min(J, grow_to):
-            # the pairs (or triples) are nearly exhausted: one territory more per region finds moves they cannot
-            size, first_gain = size + 1, None
         changed = False
         sweeps += 1
         before = score
@@ -258,7 +257,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
                 if p.chooses_centres:
                     st = _State(p, a)
         gain = before[1] - score[1] if before[0] == 0 == score[0] else 0.0
-        if score[0] == 0 and before[0] == 0 and first_gain is None:
+        if before[0] == 0 == score[0] and first_gain is None:
             first_gain = gain
         if progress is not None:
             progress(f"regions: sweep {sweeps} (size {size}), {solved} regions solved, {improved} improved, "
