@@ -233,7 +233,7 @@ def test_weights_not_summing_to_one_is_a_warning(tmp_path):
 
 def test_yaml_syntax_error_names_line(tmp_path):
     f = write(tmp_path, "name: x\ncomponents: [\n  - a: b\n")
-    with pytest.raises(PlanError, match=r"p\.yaml: not valid YAML at line \d+"):
+    with pytest.raises(PlanError, match=r"p\.yaml: line \d+: not valid YAML"):
         load_plan(f)
 
 

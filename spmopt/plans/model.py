@@ -28,17 +28,15 @@ components also deliver target incentive and a plan may deliberately pay more or
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 import warnings
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from spmopt.data.dates import IsoDate
 from spmopt.errors import InputError
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
@@ -146,7 +144,7 @@ class Tier(_Base):
     to: Annotated[float, Field(allow_inf_nan=False)] | None = None
     rate: Annotated[float, Field(allow_inf_nan=False)]
 
-    @field_validator("start", "to", mode="before")
+    @field_validator("start", "to", "rate", mode="before")
     @classmethod
     def _pct(cls, v: Any) -> Any:
         return _fraction(v)
@@ -241,8 +239,8 @@ class Gate(_Component):
 
 
 class Window(_Base):
-    start: dt.date
-    end: dt.date
+    start: IsoDate
+    end: IsoDate
 
     @model_validator(mode="after")
     def _order(self) -> Window:
@@ -499,25 +497,19 @@ def plan_from_dict(data: Any, *, source: str | None = None) -> Plan:
         notes.append(f"key 'components': quota-bonus weights sum to {plan.bonus_weight():g}, not 1 — the plan pays "
                      f"{plan.bonus_weight():.0%} of target incentive in bonuses at the curve's 1.0 payout "
                      "(warning, not an error)")
+    for i, c in enumerate(plan.components):
+        for k, t in enumerate(getattr(c, "tiers", None) or ()):
+            if c.type == "commission" and t.rate > 1:
+                notes.append(f"key 'components[{i}].tiers[{k}].rate': commission rate {t.rate:g} pays "
+                             f"{t.rate:.0%} of the credited value — a rate is a fraction (0.03 or '3%'); did you "
+                             f"mean {t.rate / 100:g}? (warning, not an error)")
     for n in notes:
         warnings.warn(f"{source}: {n}" if source else n, PlanWarning, stacklevel=3)
     return plan.model_copy(update={"source": source, "warnings": tuple(notes)})
 
 
 def load_plan(path: str | os.PathLike) -> Plan:
-    """Read and validate a plan file (YAML, safe loader)."""
-    p = Path(path)
-    if not p.is_file():
-        raise PlanError(f"plan file not found: {p}" + (" (it is a folder)" if p.is_dir() else ""))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"cannot read the plan file: {exc}", source=str(p)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PlanError(f"not valid YAML{where}: {problem}", source=str(p)) from None
-    return plan_from_dict(data, source=str(p))
+    """Read and validate a plan file (YAML, the package's safe loader: a duplicate key is an error)."""
+    from spmopt.data.yamlfile import read_yaml
+
+    return plan_from_dict(read_yaml(path, what="plan file", error=PlanError), source=str(path))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spmopt.data.dates import parse_date
 from spmopt.data.validate import _id_text, _ids, _source, parse_numeric
 from spmopt.errors import InputError
 from spmopt.quota.basis import read_assignment, read_units
@@ -39,13 +40,7 @@ class Relief:
 
 
 def _date(v, what: str) -> pd.Timestamp:
-    try:
-        d = pd.Timestamp(v)
-    except (ValueError, TypeError):
-        raise InputError(f"{what} '{v}' is not a date (write 2026-07-01)") from None
-    if pd.isna(d):
-        raise InputError(f"{what} '{v}' is not a date (write 2026-07-01)")
-    return d.normalize()
+    return pd.Timestamp(parse_date(v, what=what))
 
 
 def _quota_table(quotas) -> pd.Series:

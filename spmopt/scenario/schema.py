@@ -16,38 +16,19 @@ import hashlib
 import json
 import math
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from spmopt.data.yamlfile import Loader as _Loader
+from spmopt.data.yamlfile import read_yaml, yaml_problem
 from spmopt.errors import InputError
 
 QUOTA_METHODS = ("potential", "history", "blend", "rollup", "equal_chance")
 INTERNAL = ("base", "source", "lines")
 BLEND_PARTS = ("potential", "history", "rollup")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe loader with YAML 1.2 booleans: only true/false are booleans, so ``on:``, ``no`` or ``off`` stay
-    text (``quota.on``, a holder id ``NO``)."""
-
-
-_YAML11 = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag not in _YAML11]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-# numbers without YAML 1.1's base-60 forms: '15:17' stays the text of a LOW:HIGH bound, not 917
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$|^0x[0-9a-fA-F_]+$"),
-                              list("-+0123456789"))
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$"
-               r"|^\.(?:nan|NaN|NAN)$"), list("-+0123456789."))
 
 
 class ScenarioError(InputError):
@@ -467,19 +448,7 @@ def scenario_from_dict(data: Any, *, base: str | os.PathLike = ".", source: str 
 def load_scenario(path: str | os.PathLike, changes: dict[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario file (YAML, safe loader); ``changes`` are dotted-key overrides."""
     p = Path(path)
-    if not p.is_file():
-        raise ScenarioError(f"scenario file not found: {p}" + (" (it is a folder)" if p.is_dir() else ""))
-    try:
-        text = p.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 — a safe loader
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read the scenario file: {exc}", source=str(p)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(f"not valid YAML: {problem}", source=str(p),
-                            line=mark.line + 1 if mark else None) from None
+    data, node = read_yaml(p, what="scenario file", error=ScenarioError, node=True)
     if changes:
         if not isinstance(data, dict):
             scenario_from_dict(data, source=str(p))   # the file's own problem first
@@ -498,6 +467,7 @@ def parse_changes(items: list[str] | None) -> dict[str, Any]:
             raise ScenarioError(f"--set expects KEY=VALUE such as simulate.trials=200, got '{item}'")
         try:
             out[key.strip()] = yaml.load(value, Loader=_Loader)  # noqa: S506 — a safe loader
-        except yaml.YAMLError:
-            raise ScenarioError(f"--set {key.strip()}: '{value}' is not a YAML value") from None
+        except yaml.YAMLError as exc:
+            raise ScenarioError(f"--set {key.strip()}: '{value}' is not a YAML value "
+                                f"({yaml_problem(exc)[1].removeprefix('not valid YAML: ')})") from None
     return out

@@ -29,14 +29,13 @@ import calendar
 import datetime as dt
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from scipy import stats
 
+from spmopt.data.dates import IsoDate
 from spmopt.errors import InputError
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -61,7 +60,7 @@ class Windfall(_Base):
 
 
 class Shock(_Base):
-    date: dt.date | None = None
+    date: IsoDate | None = None
     month: Annotated[int, Field(ge=1, le=12)] | None = None
     demand: NonNeg = 1.0
 
@@ -248,17 +247,10 @@ def stress_from_dict(data: Any, *, source: str | None = None) -> list[StressCase
 
 
 def load_stress(path: str | os.PathLike) -> list[StressCase]:
-    """Read a stress file (YAML)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StressError(f"stress file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise StressError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}", source=str(p)) from None
-    return stress_from_dict(data, source=str(p))
+    """Read a stress file (YAML, the package's safe loader: a case or key given twice is an error)."""
+    from spmopt.data.yamlfile import read_yaml
+
+    return stress_from_dict(read_yaml(path, what="stress file", error=StressError), source=str(path))
 
 
 # ---------------------------------------------------------------------------------------------------------- maths
