@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from spmopt.data.io import ROW_INDEX
 from spmopt.errors import InputError
 
 UNIT_RESERVED = ("unit_id", "lat", "lon", "x", "y", "current_territory", "locked_territory")
@@ -33,9 +34,20 @@ def _source(df: pd.DataFrame, default: str) -> str:
     return str(df.attrs.get("source") or default)
 
 
-def _rows(df: pd.DataFrame) -> np.ndarray:
-    """Spreadsheet row number of each record: the header is row 1, the first record row 2."""
+def spreadsheet_rows(df: pd.DataFrame) -> np.ndarray:
+    """Spreadsheet row number of each record: the header is row 1, the first record row 2. A frame from
+    :func:`spmopt.data.read_table` carries them in its index (blank rows skipped keep their numbers out)."""
+    if df.index.name == ROW_INDEX:
+        return df.index.to_numpy(dtype=np.int64)
     return np.arange(len(df)) + 2
+
+
+_rows = spreadsheet_rows
+
+
+def _records(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with a plain index for positional work, keeping :func:`read_table`'s row numbers."""
+    return df if df.index.name == ROW_INDEX else df.reset_index(drop=True)
 
 
 class RowMap(dict):
@@ -45,6 +57,33 @@ class RowMap(dict):
 
     def __deepcopy__(self, memo) -> RowMap:
         return self
+
+
+def spelling_key(v: object) -> str:
+    """A category's value with case and spacing folded: ``' Revenue  '`` and ``'revenue'`` share one key."""
+    return " ".join(str(v).split()).casefold()
+
+
+def check_spellings(values, rows, *, source: str, column: str, other=None, other_source: str | None = None) -> None:
+    """Refuse category values that differ only in case or spacing (``Revenue`` and ``revenue``): they would be
+    matched as different things and rows dropped from sums without a word. With ``other`` (the same category in
+    another file), a value spelt differently there is refused too."""
+    first: dict[str, tuple[str, int]] = {}
+    for v, r in zip(values, rows, strict=True):
+        if v is None:
+            continue
+        k = spelling_key(v)
+        seen = first.setdefault(k, (v, int(r)))
+        if seen[0] != v:
+            raise InputError(f"'{v}' and '{seen[0]}' (row {seen[1]}) differ only in case or spacing; spell them "
+                             "the same way (values are matched exactly)", source=source, row=int(r), column=column,
+                             value=v)
+    if other is not None:
+        theirs = {spelling_key(v): v for v in other if v is not None}
+        for k, (v, r) in first.items():
+            if k in theirs and theirs[k] != v:
+                raise InputError(f"'{v}' is spelt '{theirs[k]}' in {other_source}; spell them the same way (values "
+                                 "are matched exactly)", source=source, row=r, column=column, value=v)
 
 
 def _is_missing(v: object) -> bool:
@@ -170,8 +209,10 @@ def validate_units(
     columns), ``attrs['coords']`` (``'latlon'``, ``'xy'`` or ``None``), ``attrs['rows']`` and ``attrs['source']``.
     """
     source = source or _source(df, "<units>")
-    df = df.reset_index(drop=True)
+    df = _records(df)
     ids = _ids(df, "unit_id", source)
+    if not len(df):
+        raise InputError("no data rows (only a header): give at least one unit", source=source)
     system = coordinate_system(df, source)
     if coordinates_required is True:
         need = np.ones(len(df), dtype=bool)
@@ -183,7 +224,7 @@ def validate_units(
     if system is None and need is not None and need.any():
         i = int(np.flatnonzero(need)[0])
         raise InputError("units have no coordinates (give 'lat,lon' or 'x,y' columns) and no distance table row",
-                         source=source, row=i + 2, column="unit_id", value=ids.iloc[i])
+                         source=source, row=int(_rows(df)[i]), column="unit_id", value=ids.iloc[i])
     out = pd.DataFrame(index=pd.Index(ids.to_numpy(), name="unit_id"))
     for c, v in _coordinates(df, source, system, need).items():
         out[c] = v
@@ -227,8 +268,10 @@ def validate_territories(
     where ``center_unit`` is used) and ``attrs['limits']`` = ``{(bound, measure): column}``.
     """
     source = source or _source(df, "<territories>")
-    df = df.reset_index(drop=True)
+    df = _records(df)
     ids = _ids(df, "territory_id", source)
+    if not len(df):
+        raise InputError("no data rows (only a header): give at least one territory", source=source)
     rows = _rows(df)
     out = pd.DataFrame(index=pd.Index(ids.to_numpy(), name="territory_id"))
     usys = units.attrs.get("coords")
@@ -280,6 +323,16 @@ def validate_territories(
             limits[(bound, measure)] = c
         else:
             out[c] = df[c].to_numpy()
+    for (bound, measure), c in limits.items():
+        hi = limits.get(("max", measure))
+        if bound != "min" or hi is None:
+            continue
+        over = np.flatnonzero(out[c].to_numpy() > out[hi].to_numpy())   # NaN (no limit) compares False
+        if len(over):
+            i = int(over[0])
+            raise InputError(f"territory '{ids.iloc[i]}' has {c} = {out[c].iloc[i]:,.6g} above its {hi} = "
+                             f"{out[hi].iloc[i]:,.6g}: a minimum cannot exceed the maximum", source=source,
+                             row=int(rows[i]), column=c, value=df[c].iloc[i])
     out.attrs.update(source=source, limits=limits, rows=RowMap(zip(ids, rows, strict=True)))
     return out
 
@@ -324,7 +377,7 @@ def validate_distances(
     Unknown ids, repeated pairs and missing, non-numeric or negative distances are errors.
     """
     source = source or _source(df, "<distances>")
-    df = df.reset_index(drop=True)
+    df = _records(df)
     for c in ("unit_id", "territory_id", "distance"):
         if c not in df.columns:
             raise InputError(f"required column '{c}' is missing", source=source)
@@ -354,7 +407,7 @@ def validate_adjacency(df: pd.DataFrame, unit_ids: Iterable[str], *, source: str
     """Validate an adjacency table ``unit_a,unit_b`` (undirected). Unknown ids and self-pairs are errors;
     a pair listed in both directions is one edge."""
     source = source or _source(df, "<adjacency>")
-    df = df.reset_index(drop=True)
+    df = _records(df)
     for c in ("unit_a", "unit_b"):
         if c not in df.columns:
             raise InputError(f"required column '{c}' is missing", source=source)

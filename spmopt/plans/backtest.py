@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from spmopt.data.validate import _is_missing, _rows, parse_numeric
+from spmopt.data.dates import parse_date_column
+from spmopt.data.validate import _is_missing, _rows, check_spellings, parse_numeric
 from spmopt.errors import InputError
 from spmopt.plans.engine import Payout, payout
 from spmopt.plans.model import Plan, PlanError
@@ -89,14 +90,9 @@ def read_actuals(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     source = source or str(df.attrs.get("source") or "<actuals>")
     _require(df, ["rep_id", "date", "measure", "value"], source)
     out = pd.DataFrame({"rep_id": _text(df, "rep_id", source), "measure": _text(df, "measure", source)})
-    dates = pd.to_datetime(df["date"], errors="coerce", format="mixed")
-    for r, raw, d in zip(_rows(df), df["date"], dates, strict=True):
-        if _is_missing(raw):
-            raise InputError("missing date", source=source, row=int(r), column="date")
-        if pd.isna(d):
-            raise InputError(f"'{raw}' is not a date (write 2025-03-31)", source=source, row=int(r), column="date",
-                             value=raw)
-    out["date"] = dates.to_numpy()
+    out["date"] = parse_date_column(df["date"], _rows(df), source=source, column="date")
+    for col in ("rep_id", "measure"):
+        check_spellings(out[col], _rows(df), source=source, column=col)
     out["value"] = parse_numeric(df, "value", source)
     for col in ("product", "segment"):
         out[col] = [None if _is_missing(v) else str(v) for v in df[col]] if col in df.columns else None
@@ -110,6 +106,8 @@ def read_quotas(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     source = source or str(df.attrs.get("source") or "<quotas>")
     _require(df, ["rep_id", "period", "measure", "quota"], source)
     out = pd.DataFrame({"rep_id": _text(df, "rep_id", source), "measure": _text(df, "measure", source)})
+    for col in ("rep_id", "measure"):
+        check_spellings(out[col], _rows(df), source=source, column=col)
     periods = []
     for r, v in zip(_rows(df), df["period"], strict=True):
         p = None if _is_missing(v) else parse_period(v)
@@ -360,6 +358,9 @@ def _summary(bt: PlanBacktest, rev: str | None, excl: pd.DataFrame, notes: list[
         "pay_performance_correlation": corr,
         "excluded_actuals": {"rows": len(excl),
                              "value_by_measure": excluded,
+                             "examples": [{"row": int(r.row), "rep_id": r.rep_id, "date": str(r.date.date()),
+                                           "measure": r.measure, "value": float(r.value)}
+                                          for r in excl.sort_values("row").head(5).itertuples()],
                              "reason": "dated outside the plan's periods, or in a rep-period without quota"},
         "notes": notes + list(plan.warnings),
     }
@@ -374,6 +375,9 @@ def backtest(plans: list[Plan], actuals: pd.DataFrame, quotas: pd.DataFrame, *,
         actuals = read_actuals(actuals)
     if "grain" not in quotas.columns:
         quotas = read_quotas(quotas)
+    for col in ("rep_id", "measure"):   # 'R01' in one file and 'r01' in the other would never meet
+        check_spellings(actuals[col], actuals["row"], source=actuals.attrs.get("source", "<actuals>"), column=col,
+                        other=quotas[col], other_source=quotas.attrs.get("source", "<quotas>"))
     names = [p.name for p in plans]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

@@ -39,6 +39,10 @@ class Reps:
     skill: np.ndarray
     measures: dict[str, np.ndarray] = field(default_factory=dict)  # other measures, constant per period
     source: str = "<reps>"
+    rows: tuple[int, ...] = ()    # spreadsheet row of each rep in the source file (header = row 1)
+
+    def row(self, i: int) -> int:
+        return self.rows[i] if self.rows else i + 2
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -149,7 +153,8 @@ def read_reps(df: pd.DataFrame, quotas: pd.DataFrame | None = None, *, source: s
         if vals.notna().any():
             measures[c] = parse_numeric(df, c, source, allow_missing=True, nonnegative=False)
     return Reps(ids=tuple(ids), quota=quota, opportunities=opp, win_rate=win, deal_size_mean=size,
-                deal_size_cv=cv, cycle_days=cycle, skill=skill, measures=measures, source=source)
+                deal_size_cv=cv, cycle_days=cycle, skill=skill, measures=measures, source=source,
+                rows=tuple(int(r) for r in _rows(df)))
 
 
 def with_quota(reps: Reps, quota: np.ndarray) -> Reps:

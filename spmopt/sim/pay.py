@@ -140,7 +140,7 @@ def plan_context(plan: Plan, reps: Reps, cal: Calendar) -> PlanContext:
                 from spmopt.errors import InputError
 
                 raise InputError(f"quota of '{m}' must be > 0 (plan '{plan.name}' reads it as attainment), got "
-                                 f"{q[bad[0]]:g}", source=reps.source, row=int(bad[0]) + 2, column=col)
+                                 f"{q[bad[0]]:g}", source=reps.source, row=reps.row(int(bad[0])), column=col)
             other_quotas[m] = q[:, None]
     spiffs = []
     for s in plan.of_type("spiff"):
