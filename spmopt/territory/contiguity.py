@@ -27,6 +27,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from spmopt.data.validate import spreadsheet_rows
 from spmopt.errors import InfeasibleError, InputError
 
 
@@ -66,12 +67,13 @@ def adjacency_from_table(table: pd.DataFrame, unit_ids: pd.Index, *, source: str
         blank = s.isna() | (s == "")
         if blank.any():
             r = int(np.flatnonzero(blank.to_numpy())[0])
-            raise InputError("missing unit id in the adjacency table", source=src, row=r + 2, column=name)
+            raise InputError("missing unit id in the adjacency table", source=src,
+                             row=int(spreadsheet_rows(table)[r]), column=name)
         bad = ~s.isin(known)
         if bad.any():
             r = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(f"unknown unit '{s.iloc[r]}' in the adjacency table ({int(bad.sum())} row(s) like "
-                             "this)", source=src, row=r + 2, column=name, value=s.iloc[r])
+                             "this)", source=src, row=int(spreadsheet_rows(table)[r]), column=name, value=s.iloc[r])
     g = nx.Graph()
     g.add_nodes_from(unit_ids)
     g.add_edges_from((as_str[x], as_str[y]) for x, y in zip(a, b, strict=True) if x != y)
@@ -164,19 +166,23 @@ def precheck_contiguity(p, c: Contiguity) -> None:
         extra = f"; {len(iso)} unit(s) have no neighbour, e.g. '{iso[0]}'" if iso else ""
         raise InfeasibleError(
             f"contiguity cannot hold: the adjacency graph ({c.source}) falls in {len(comps)} separate pieces but "
-            f"there are only {P} territories{extra}. Add adjacency pairs (e.g. ferry links) or drop --contiguity",
-            family="contiguity")
+            f"there are only {P} territories{extra}. Add adjacency pairs (e.g. ferry links) joining at least "
+            f"{len(comps) - P} of the pieces to the others, use at least {len(comps)} territories, or drop "
+            "--contiguity", family="contiguity", suggestion={"pieces_to_join": len(comps) - P})
     r = roots(p)
     if p.chooses_centres or len(r) < len(p.territory_ids):
         return
     rooted = {u: t for t, u in r.items()}
-    for comp in comps:
-        if not comp & rooted.keys():
-            some = sorted(map(str, comp))[:3]
-            raise InfeasibleError(
-                f"contiguity cannot hold: {len(comp)} unit(s) ({', '.join(some)}{'…' if len(comp) > 3 else ''}) "
-                f"form a piece of the adjacency graph ({c.source}) with no territory centre in it, so they cannot "
-                "be connected to any territory. Add adjacency pairs or drop --contiguity", family="contiguity")
+    orphans = [comp for comp in comps if not comp & rooted.keys()]
+    if orphans:
+        comp = orphans[0]
+        some = sorted(map(str, comp))[:3]
+        raise InfeasibleError(
+            f"contiguity cannot hold: {len(comp)} unit(s) ({', '.join(some)}{'…' if len(comp) > 3 else ''}) "
+            f"form a piece of the adjacency graph ({c.source}) with no territory centre in it, so they cannot "
+            f"be connected to any territory ({len(orphans)} piece(s) like this). Add at least {len(orphans)} "
+            "adjacency pair(s), one joining each such piece to a piece with a centre, or drop --contiguity",
+            family="contiguity", suggestion={"pieces_to_join": len(orphans)})
 
 
 def separator_cuts(p, graph: nx.Graph, assignment: pd.Series) -> list[tuple[int, int, int | None, list[int]]]:

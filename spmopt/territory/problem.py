@@ -274,8 +274,8 @@ def make_problem(
         if not isinstance(k, int | np.integer) or k < 1:
             raise InputError(f"k must be a positive whole number, got {k!r}")
         if k > len(u):
-            raise InfeasibleError(f"k = {k} centres asked for but there are only {len(u)} units",
-                                  family="assignment")
+            raise InfeasibleError(f"k = {k} centres asked for but there are only {len(u)} units; lower k to at "
+                                  f"most {len(u)}", family="assignment", suggestion={"k": len(u)})
         if max_disruption or disruption_price:
             raise InputError("disruption needs fixed territories with a current alignment; it is not defined "
                              "when centres are chosen (k); use add / remove on the territories instead")
@@ -303,8 +303,6 @@ def make_problem(
                                      "distance row", source=t_frame.attrs["source"],
                                      row=t_frame.attrs["rows"][missing[0]], column="center_unit")
         tids = tuple(t_frame.index)
-        if not tids:
-            raise InputError("no territories given", source=t_frame.attrs["source"])
         check_territory_refs(u, tids)
         if add or remove is not None:
             if distances is not None:
@@ -337,6 +335,8 @@ def make_problem(
     for m in capacity:
         if m not in u.columns and m != COUNT_MEASURE:
             raise InputError(f"capacity measure '{m}' is not a column")
+    if t_frame is not None:
+        _check_capacity_over_minimums(t_frame, capacity)
     contig = load_contiguity(contiguity, u)
     if contig is not None and t_frame is not None and "center_unit" in t_frame.columns:
         u = _lock_centre_units(u, t_frame if k is None else t_frame.loc[sorted(must_open)])
@@ -344,6 +344,23 @@ def make_problem(
                             limits=limits, weight=weight, k=k, max_disruption=max_disruption,
                             disruption_price=disruption_price, territories=t_frame, distance_unit=dunit,
                             contiguity=contig, must_open=frozenset(must_open), closed=frozenset(closed))
+
+
+def _check_capacity_over_minimums(t_frame: pd.DataFrame, capacity: Mapping[str, float]) -> None:
+    """A capacity applies to every territory: one below a territory's own minimum is bad input (a minimum
+    above its maximum), not infeasibility."""
+    for m, c in capacity.items():
+        col = t_frame.attrs["limits"].get(("min", m))
+        if col is None:
+            continue
+        v = t_frame[col].to_numpy(dtype=float)
+        over = np.flatnonzero(v > c)   # NaN (no minimum) compares False
+        if len(over):
+            t = t_frame.index[over[0]]
+            raise InputError(f"territory '{t}' has {col} = {v[over[0]]:,.6g} above the capacity {m}={c:,.6g} "
+                             "that applies to every territory: a minimum cannot exceed the maximum",
+                             source=t_frame.attrs.get("source"), row=t_frame.attrs.get("rows", {}).get(t),
+                             column=col, value=v[over[0]])
 
 
 def _what_if(u: pd.DataFrame, t_frame: pd.DataFrame, add, add_candidates, remove):
@@ -434,80 +451,364 @@ def _lock_centre_units(u: pd.DataFrame, t_frame: pd.DataFrame) -> pd.DataFrame:
     return u
 
 
-def precheck(p: AlignmentProblem) -> None:
-    """Find infeasibility that needs no solver, and say exactly what is wrong.
+# ------------------------------------------------------------------------------------------------ pre-checks
+# Each check raises InfeasibleError naming the family of limits at fault and the smallest relaxation of that
+# family that passes the check (a number, rounded up to what the message shows). A pre-check sees one necessary
+# condition at a time, so the relaxation it names is the least that condition needs; the solver's diagnosis
+# (solve.diagnose) finds the least that makes the whole request feasible.
 
-    Checks: every unit has an allowed territory; no single unit exceeds a balance upper limit or a capacity;
-    total capacity ≥ total measure; per-territory minimums ≤ total; locked units fit their territory; the
-    locks alone do not exceed the disruption limit; capacity is not below the balance lower limit.
-    """
+
+def _num(x: float) -> str:
+    return f"{x:,.6g}"
+
+
+def _up(x: float) -> float:
+    """``x`` rounded up to 6 significant digits (as :func:`_num` shows it): a limit suggested from it is never
+    short of the one needed."""
+    if not np.isfinite(x) or x <= 0:
+        return float(x)
+    step = 10.0 ** (np.floor(np.log10(x)) - 5)
+    return float(np.ceil(x / step - 1e-6) * step)
+
+
+def _share_up(x: float, places: int = 3) -> float:
+    """A share (tolerance, disruption) rounded up to ``places`` decimals (3: 0.1 %), as the messages show it."""
+    scale = 10.0 ** places
+    return float(np.ceil(x * scale - 1e-6) / scale)
+
+
+def _tol(x: float) -> float:
+    return 1e-9 * max(1.0, abs(x))
+
+
+def _open_set(p: AlignmentProblem, key: np.ndarray, *, largest: bool) -> np.ndarray:
+    """Territory columns open in the case most favourable to a check: all of them with fixed centres; with chosen
+    centres the must-open ones plus the optional ones with the largest (or smallest) ``key``, P in all."""
+    st = p.open_state()
+    if not p.chooses_centres:
+        return np.arange(len(st))
+    must, optional = np.flatnonzero(st == 1), np.flatnonzero(st == 0)
+    order = np.argsort(-key[optional] if largest else key[optional], kind="stable")
+    return np.concatenate([must, optional[order[:max(0, p.n_territories - len(must))]]])
+
+
+def _limits_source(p: AlignmentProblem) -> str:
+    return str(p.territories.attrs.get("source", "the territories file")) if p.territories is not None \
+        else "the territories file"
+
+
+def precheck(p: AlignmentProblem) -> None:
+    """Find infeasibility that needs no solver, and say exactly what is wrong and the least relaxation that
+    passes. Checks, in order: contiguity (pieces of the graph); every unit has an allowed territory; balance
+    (more territories than units with the measure, a unit above the upper limit, sizes that cannot split the
+    total when every unit's measure is a multiple of one grain); limits (total capacity ≥ total measure, each
+    unit within the capacity of a territory it may join, minimums ≤ total, each minimum reachable, minimums
+    under the balance upper limit, capacity over the balance lower limit); locked units within their
+    territory's upper limit; disruption (units that cannot stay, and the least share of the measure that must
+    move to bring the current territories within their limits)."""
     if p.contiguity is not None:
         precheck_contiguity(p, p.contiguity)
     ok = p.allowed()
-    none = np.flatnonzero(~ok.any(axis=1))
-    if len(none):
-        uid = p.unit_ids[none[0]]
-        why = "its locked territory has no distance" if uid in p.locks().index else "no territory has a distance"
-        raise InfeasibleError(f"unit '{uid}' cannot be assigned: {why} ({len(none)} unit(s) like this)",
-                              family="assignment")
-    P = p.n_territories
+    _check_assignment(p, ok)
     for m, tau in p.balance.items():
-        w, mu = p.measure(m), p.mean(m)
-        hi = (1 + tau) * mu
-        i = int(np.argmax(w))
-        if w[i] > hi + 1e-9 * max(1.0, hi):
-            need = w[i] / mu - 1
-            raise InfeasibleError(
-                f"balance on '{m}' cannot be met: unit '{p.unit_ids[i]}' alone has {m} = {w[i]:,.6g}, above the "
-                f"upper limit (1+{tau:g})×mean = {hi:,.6g}; the tightest tolerance this unit allows is "
-                f"±{need:.1%}", family="balance", suggestion={"balance": {m: round(need + 5e-4, 3)}})
-        if P > p.n_units:
-            break
+        _check_balance(p, m, tau)
     for m in p.limited_measures():
-        w = p.measure(m)
-        cap = p.limit_vector("max", m)
-        cap_total = cap.sum() if not p.chooses_centres else np.sort(cap)[::-1][:P].sum()
-        if w.sum() > cap_total + 1e-9 * max(1.0, w.sum()):
-            raise InfeasibleError(f"capacity on '{m}' cannot be met: total {m} = {w.sum():,.6g} exceeds total "
-                                  f"capacity {cap_total:,.6g} of {P} territories", family="capacity",
-                                  suggestion={"capacity": {m: float(np.ceil(w.sum() / P))}})
-        big = w.max()
-        if big > cap.max() + 1e-9 * max(1.0, big):
-            raise InfeasibleError(f"capacity on '{m}' cannot be met: unit '{p.unit_ids[int(np.argmax(w))]}' "
-                                  f"alone has {m} = {big:,.6g} > largest capacity {cap.max():,.6g}",
-                                  family="capacity", suggestion={"capacity": {m: float(big)}})
-        lo = p.limit_vector("min", m)
-        if lo.sum() > w.sum() + 1e-9 * max(1.0, w.sum()):
-            raise InfeasibleError(f"minimums on '{m}' add to {lo.sum():,.6g}, more than the total {w.sum():,.6g}",
-                                  family="limits")
-        if m in p.balance:
-            low = (1 - p.balance[m]) * p.mean(m)
-            c = cap.min()
-            if c < low - 1e-9 * max(1.0, low):
-                raise InfeasibleError(f"capacity {c:,.6g} on '{m}' is below the balance lower limit "
-                                      f"(1-{p.balance[m]:g})×mean = {low:,.6g}", family="capacity")
+        _check_limits(p, m, ok)
+    _check_locks(p)
+    for m, frac in p.max_disruption.items():
+        _check_disruption(p, m, frac, ok)
+
+
+def _check_assignment(p: AlignmentProblem, ok: np.ndarray) -> None:
+    none = np.flatnonzero(~ok.any(axis=1))
+    if not len(none):
+        return
+    uid = p.unit_ids[none[0]]
     locks = p.locks()
-    if len(locks) and not p.chooses_centres:
-        col = {t: j for j, t in enumerate(p.territory_ids)}
-        for m in {*p.balance, *p.limited_measures()}:
-            w = pd.Series(p.measure(m), index=p.unit_ids)
-            per = w[locks.index].groupby(locks).sum()
-            upper = p.limit_vector("max", m)
-            if m in p.balance:
-                upper = np.minimum(upper, (1 + p.balance[m]) * p.mean(m))
-            for t, tot in per.items():
-                if tot > upper[col[t]] + 1e-9 * max(1.0, tot):
-                    raise InfeasibleError(f"units locked to territory '{t}' have {m} = {tot:,.6g}, above its "
-                                          f"upper limit {upper[col[t]]:,.6g}", family="locks")
+    if uid in locks.index:
+        why, fix = (f"its locked territory '{locks[uid]}' has no distance to it",
+                    f"add a distance row ({uid}, {locks[uid]}) or clear its locked_territory")
+    else:
+        why, fix = "no territory has a distance to it", "add distance rows (or coordinates) for each"
+    raise InfeasibleError(f"unit '{uid}' cannot be assigned: {why} ({len(none)} unit(s) like this); {fix}",
+                          family="assignment")
+
+
+def _grain(w: np.ndarray) -> float:
+    """The largest g with every value a whole multiple of it, when the values are whole numbers (0 if not)."""
+    if not len(w) or w.max() > 2.0 ** 52 or not np.all(w == np.round(w)):
+        return 0.0
+    return float(np.gcd.reduce(w.astype(np.int64)))
+
+
+def _check_balance(p: AlignmentProblem, m: str, tau: float) -> None:
+    w, mu, P = p.measure(m), p.mean(m), p.n_territories
+    if mu <= 0:
+        return
+    lo, hi = (1 - tau) * mu, (1 + tau) * mu
+    holders = int((w > 0).sum())
+    if holders < P and tau < 1:
+        raise InfeasibleError(
+            f"balance on '{m}' cannot be met: {P} territories but only {holders} unit(s) with {m} > 0, so at least "
+            f"{P - holders} territory(ies) get {m} = 0, below the lower limit (1-{tau:g})×mean = {_num(lo)}; the "
+            f"tightest tolerance this allows is ±100%: raise the tolerance on '{m}' to ±100% or use at most "
+            f"{holders} territories", family="balance", suggestion={"balance": {m: 1.0}})
+    i = int(np.argmax(w))
+    if w[i] > hi + _tol(hi):
+        need = _share_up(w[i] / mu - 1)
+        raise InfeasibleError(
+            f"balance on '{m}' cannot be met: unit '{p.unit_ids[i]}' alone has {m} = {_num(w[i])}, above the upper "
+            f"limit (1+{tau:g})×mean = {_num(hi)}; the tightest tolerance this unit allows is ±{need:.1%}: raise "
+            f"the tolerance on '{m}' to at least ±{need:.1%}", family="balance", suggestion={"balance": {m: need}})
+    g = _grain(w)
+    if g > 0:
+        below, above = np.floor(mu / g + 1e-9) * g, np.ceil(mu / g - 1e-9) * g
+        if below < lo - _tol(lo) or above > hi + _tol(hi):
+            grain = "a whole number" if g == 1 else f"a whole multiple of {g:g}"
+            need = _share_up(max(mu - below, above - mu) / mu)
+            raise InfeasibleError(
+                f"balance on '{m}' cannot be met: every unit's {m} is {grain}, so every territory's is too, and "
+                f"the total {_num(w.sum())} over {P} territories (mean {_num(mu)}) needs "
+                f"sizes of both {_num(below)} and {_num(above)}, outside the limits (1±{tau:g})×mean = "
+                f"{_num(lo)}…{_num(hi)}; the tightest tolerance this allows is ±{need:.1%}: raise the tolerance on "
+                f"'{m}' to at least ±{need:.1%}", family="balance", suggestion={"balance": {m: need}})
+
+
+def _capacity_for_total(p: AlignmentProblem, per: np.ndarray, total: float) -> float | None:
+    """The least capacity c (for every territory, with the per-territory maxima ``per`` kept) at which the
+    open territories can hold ``total``; None when even an unlimited capacity cannot."""
+    def held(c: float) -> float:
+        v = np.minimum(c, per)
+        return float(v[_open_set(p, v, largest=True)].sum())
+
+    if held(np.inf) < total - _tol(total):
+        return None
+    lo, hi = 0.0, max(total, 1.0)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if held(mid) < total else (lo, mid)
+    return _up(hi)
+
+
+def _check_limits(p: AlignmentProblem, m: str, ok: np.ndarray) -> None:
+    w = p.measure(m)
+    total, P, J = float(w.sum()), p.n_territories, len(p.territory_ids)
+    cap, low = p.limit_vector("max", m), p.limit_vector("min", m)
+    tids = p.territory_ids
+    src = _limits_source(p)
+    per = np.asarray(p.limits.get(("max", m), np.full(J, np.nan)), dtype=float)
+    per = np.where(np.isnan(per), np.inf, per)
+    glob = p.capacity.get(m)
+    uniform = glob is not None and not np.isfinite(per).any()
+
+    best = _open_set(p, cap, largest=True)
+    cap_total = float(cap[best].sum())
+    if total > cap_total + _tol(total):
+        c = _capacity_for_total(p, per, total)
+        if uniform:
+            how = f"capacity {m}={_num(c)} on each of the {P} territories"
+            if glob > 0:
+                how += f", or at least {int(np.ceil(total / glob - 1e-9))} territories at {_num(glob)} each"
+            held = f" ({P} × {_num(glob)})"
+        elif c is not None:
+            how = f"e.g. capacity {m}={_num(c)} with the max_{m} limits of {src} kept (or add territories)"
+            held = ""
+        else:
+            how = f"the max_{m} limits of {src} raised by {_num(_up(total - cap_total))} in all (or add territories)"
+            held = ""
+        raise InfeasibleError(
+            f"capacity on '{m}' cannot be met: total {m} = {_num(total)} exceeds total capacity {_num(cap_total)} of "
+            f"{P} territories{held}; raise total capacity on '{m}' from {_num(cap_total)} to ≥ {_num(_up(total))}: "
+            f"{how}", family="capacity",
+            suggestion={"capacity": {m: c}} if c is not None else {"capacity_total": {m: _up(total)}})
+
+    # each unit within the capacity of some territory it may join (territories by capacity, largest first)
+    order = np.argsort(-cap, kind="stable")
+    first = ok[:, order].argmax(axis=1)
+    room = np.where(ok.any(axis=1), cap[order][first], np.inf)
+    over = w - room
+    i = int(np.argmax(over))
+    if over[i] > _tol(w[i]):
+        where = f"the largest capacity {_num(room[i])}" if ok[i].all() else \
+            f"the capacity of every territory it may join (largest {_num(room[i])}, '{tids[order][first[i]]}')"
+        raise InfeasibleError(
+            f"capacity on '{m}' cannot be met: unit '{p.unit_ids[i]}' alone has {m} = {_num(w[i])}, above {where}; "
+            f"raise that capacity on '{m}' to ≥ {_num(_up(w[i]))}", family="capacity",
+            suggestion={"capacity": {m: _up(w[i])}})
+
+    best = _open_set(p, low, largest=False)
+    low_total = float(low[best].sum())
+    if low_total > total + _tol(total):
+        raise InfeasibleError(
+            f"minimums on '{m}' cannot be met: the per-territory minimums add to {_num(low_total)}, more than the "
+            f"total {m} = {_num(total)}; lower the min_{m} limits of {src} by ≥ {_num(_up(low_total - total))} in "
+            f"all", family="minimum", suggestion={"minimum_total": {m: total}})
+    need = [j for j in best if low[j] > 0]
+    if need:
+        reach = np.array([w[ok[:, j]].sum() for j in need])
+        short = low[need] - reach
+        k = int(np.argmax(short))
+        if short[k] > _tol(low[need[k]]):
+            t = tids[need[k]]
+            raise InfeasibleError(
+                f"minimums on '{m}' cannot be met: territory '{t}' needs {m} ≥ {_num(low[need[k]])} (min_{m}) but "
+                f"the units it may join have {_num(reach[k])} in all; lower its min_{m} to ≤ {_num(reach[k])}",
+                family="minimum", suggestion={"minimum": {m: {t: float(reach[k])}}})
+
+    if m not in p.balance:
+        return
+    tau, mu = p.balance[m], p.mean(m)
+    lo_b, hi_b = (1 - tau) * mu, (1 + tau) * mu
+    j = best[int(np.argmax(low[best]))] if len(best) else None
+    if j is not None and low[j] > hi_b + _tol(hi_b):
+        need_tau = _share_up(low[j] / mu - 1)
+        raise InfeasibleError(
+            f"minimums on '{m}' cannot be met: territory '{tids[j]}' has min_{m} = {_num(low[j])}, above the balance "
+            f"upper limit (1+{tau:g})×mean = {_num(hi_b)}; lower its min_{m} to ≤ {_num(hi_b)} or raise the "
+            f"tolerance on '{m}' to at least ±{need_tau:.1%}", family="minimum",
+            suggestion={"balance": {m: need_tau}})
+    best = _open_set(p, cap, largest=True)
+    j = best[int(np.argmin(cap[best]))] if len(best) else None
+    if j is not None and cap[j] < lo_b - _tol(lo_b):
+        need_tau = _share_up(1 - cap[j] / mu)
+        whose = f"capacity {_num(cap[j])} on '{m}'" if uniform else \
+            f"capacity {_num(cap[j])} on '{m}' of territory '{tids[j]}'"
+        raise InfeasibleError(
+            f"{whose} is below the balance lower limit (1-{tau:g})×mean = {_num(lo_b)}; raise that capacity to "
+            f"≥ {_num(_up(lo_b))} or the tolerance on '{m}' to at least ±{need_tau:.1%}", family="capacity",
+            suggestion={"capacity": {m: _up(lo_b)}, "balance": {m: need_tau}})
+
+
+def _upper_limits(p: AlignmentProblem, m: str) -> np.ndarray:
+    """Per territory: the tightest upper limit on m (capacity, max_<m>, balance)."""
+    upper = p.limit_vector("max", m)
+    if m in p.balance:
+        upper = np.minimum(upper, (1 + p.balance[m]) * p.mean(m))
+    return upper
+
+
+def _lower_limits(p: AlignmentProblem, m: str) -> np.ndarray:
+    lower = p.limit_vector("min", m)
+    if m in p.balance:
+        lower = np.maximum(lower, (1 - p.balance[m]) * p.mean(m))
+    return lower
+
+
+def _check_locks(p: AlignmentProblem) -> None:
+    locks = p.locks()
+    if not len(locks) or p.chooses_centres:
+        return
+    col = {t: j for j, t in enumerate(p.territory_ids)}
+    for m in {*p.balance, *p.limited_measures()}:
+        w = pd.Series(p.measure(m), index=p.unit_ids)
+        per = w[locks.index].groupby(locks).sum()
+        upper, cap = _upper_limits(p, m), p.limit_vector("max", m)
+        for t, tot in per.items():
+            j = col[t]
+            if tot <= upper[j] + _tol(tot):
+                continue
+            fixes, suggestion = [], {}
+            if m in p.balance and tot > (1 + p.balance[m]) * p.mean(m) + _tol(tot):
+                need = _share_up(tot / p.mean(m) - 1)
+                fixes.append(f"the tolerance on '{m}' to at least ±{need:.1%}")
+                suggestion["balance"] = {m: need}
+            if tot > cap[j] + _tol(tot):
+                fixes.append(f"the capacity of '{t}' on '{m}' to ≥ {_num(_up(tot))}")
+                suggestion["capacity"] = {m: _up(tot)}
+            raise InfeasibleError(
+                f"units locked to territory '{t}' have {m} = {_num(tot)}, above its upper limit {_num(upper[j])}; "
+                f"raise {' and '.join(fixes)}, or unlock some of them", family="locks", suggestion=suggestion)
+
+
+def _cheapest(cost: np.ndarray, amount: np.ndarray, need: float) -> float:
+    """Least cost of moving at least ``need`` of ``amount`` when parts of units may move (fractional knapsack):
+    a lower bound on the cost with whole units. All of it when the amount falls short."""
+    keep = amount > 0
+    c, a = cost[keep], amount[keep]
+    order = np.argsort(c / a, kind="stable")
+    c, a = c[order], a[order]
+    cum = np.cumsum(a)
+    k = int(np.searchsorted(cum, need))
+    if k >= len(a):
+        return float(c.sum())
+    before = cum[k - 1] if k else 0.0
+    return float(c[:k].sum() + c[k] * (need - before) / a[k])
+
+
+def _check_disruption(p: AlignmentProblem, m: str, frac: float, ok: np.ndarray) -> None:
+    """Units that cannot stay in their current territory move whatever the alignment. And with fixed territories
+    and no disruption allowed (``max_disruption`` 0), every current territory above its upper limit on a measure
+    m2 must still shed the excess, every one below its lower limit take units in: the least share of m that does
+    both (parts of units may move: a lower bound) is what max_disruption on m must allow at least. (With a
+    positive limit, relaxing balance or capacity instead may be the smaller change: the solver's diagnosis
+    compares the families.)"""
     cur = p.current()
-    if cur is not None and len(locks):
-        forced = locks.index[(cur[locks.index].notna()) & (cur[locks.index] != locks)]
-        for m, frac in p.max_disruption.items():
-            w = pd.Series(p.measure(m), index=p.unit_ids)
-            base = w[cur.notna()].sum()
-            moved = w[forced].sum()
-            if base > 0 and moved / base > frac + 1e-12:
-                raise InfeasibleError(
-                    f"disruption on '{m}' cannot be met: locked units alone move {moved / base:.1%} of {m} away "
-                    f"from their current territory, above the limit {frac:.1%}", family="disruption",
-                    suggestion={"max_disruption": {m: round(moved / base + 5e-4, 3)}})
+    if cur is None:
+        return
+    w = p.measure(m)
+    has = cur.notna().to_numpy()
+    base = float(w[has].sum())
+    if base <= 0:
+        return
+    allowed_moved = frac * base + _tol(base)
+    tj = pd.Index(p.territory_ids).get_indexer(cur.fillna("").to_numpy())
+    rows = np.arange(p.n_units)
+    stays_ok = np.zeros(p.n_units, dtype=bool)
+    stays_ok[has] = ok[rows[has], tj[has]]
+    forced = has & ~stays_ok
+    forced_cost = float(w[forced].sum())
+    if forced_cost > allowed_moved:
+        locked = p.unit_ids.isin(p.locks().index)
+        why = "locked elsewhere" if locked[forced].all() else "locked elsewhere, closed, or with no distance to it"
+        need = _share_up(forced_cost / base, 4)
+        raise InfeasibleError(
+            f"disruption on '{m}' cannot be met: {int(forced.sum())} unit(s) that cannot stay in their current "
+            f"territory ({why}) alone move {forced_cost / base:.2%} of {m} away from it, above the limit "
+            f"{frac:.2%}; raise max_disruption on '{m}' to at least {need:.2%}", family="disruption",
+            suggestion={"max_disruption": {m: need}})
+    if p.chooses_centres or frac > 0:
+        return
+    J = len(p.territory_ids)
+    pinned = has & stays_ok & (ok.sum(axis=1) == 1)       # its current territory is the only one it may join
+    movable = has & ~forced & ~pinned
+    cost = np.where(has, w, 0.0)
+    worst = None
+    for m2 in dict.fromkeys([*p.balance, *p.limited_measures()]):
+        a = p.measure(m2)
+        now = np.bincount(tj[has], weights=a[has], minlength=J)
+        leaving = np.bincount(tj[forced], weights=a[forced], minlength=J)
+        upper, lower = _upper_limits(p, m2), _lower_limits(p, m2)
+        shed = now - leaving - upper
+        out_cost = forced_cost
+        for j in np.flatnonzero(shed > 1e-9 * np.maximum(1.0, now)):
+            pool = movable & (tj == j)
+            out_cost += _cheapest(cost[pool], a[pool], shed[j])
+        short = lower - (now - leaving)
+        deficit = float(short[short > 0].sum())
+        free = float(a[~has].sum() + a[forced].sum())
+        in_cost = forced_cost
+        if deficit - free > _tol(deficit):
+            in_cost += _cheapest(cost[movable], a[movable], deficit - free)
+        least = max(out_cost, in_cost)
+        if least > allowed_moved and (worst is None or least > worst[1]):
+            stuck = has & (w > 0)                           # units that may not move at max_disruption 0
+            fixed_sizes = m2 in p.balance and not a[~stuck].any() and p.mean(m2) > 0
+            dev = _share_up(float(np.abs(now / p.mean(m2) - 1).max()), 4) if fixed_sizes else None
+            over = [f"'{p.territory_ids[j]}' has {_num(now[j])} above its upper limit {_num(upper[j])}"
+                    for j in np.flatnonzero(now - upper > 1e-9 * np.maximum(1.0, now))]
+            under = [f"'{p.territory_ids[j]}' has {_num(now[j])} below its lower limit {_num(lower[j])}"
+                     for j in np.flatnonzero(lower - now > 1e-9 * np.maximum(1.0, lower))]
+            said = over + under
+            worst = (m2, least, "; ".join(said[:3]) + (f"; … ({len(said) - 3} more)" if len(said) > 3 else ""),
+                     dev)
+    if worst is None:
+        return
+    m2, least, said, dev = worst
+    need = _share_up(least / base, 4)
+    other = f"or the tolerance on '{m2}' to ±{dev:.2%}: no unit may move, so the current territories must fit" \
+        if dev is not None else f"or loosen the limits on '{m2}'"
+    raise InfeasibleError(
+        f"disruption on '{m}' cannot be met: bringing the current territories within the limits on '{m2}' "
+        f"({said}) moves at least {need:.2%} of {m} away from its current territory, above the limit "
+        f"{frac:.2%}; raise max_disruption on '{m}' to at least {need:.2%} ({other})", family="disruption",
+        suggestion={"max_disruption": {m: need}, **({"balance": {m2: dev}} if dev is not None else {})})
