@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import sys
 import time
@@ -12,15 +14,117 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer import core as _typer_core
+from typer.core import TyperGroup
 
 from spmopt.errors import InfeasibleError, InputError, SolverError, SpmoptError
 
 os.environ.setdefault("MPLBACKEND", "Agg")   # files only; the library itself leaves the backend to the user
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+
+# the click exceptions typer raises (recent typer carries its own copy of click; older versions use click's)
+_click_exc = getattr(getattr(_typer_core, "_click", None), "exceptions", None) or __import__("click").exceptions
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (a bad option value, an unknown option) as one line on stderr with exit code 2, like every
+    other input error — not a usage block in a box."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _click_exc.NoArgsIsHelpError:
+            if not standalone_mode:
+                raise
+            sys.exit(0)   # the help was printed
+        except _click_exc.ClickException as exc:
+            if not standalone_mode:
+                raise
+            console.print(f"[bold red]input error:[/] {escape(_usage_message(exc))}", highlight=False,
+                          soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            console.print("[yellow]aborted[/]")
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+def _usage_message(exc) -> str:
+    """``--seed: must be a non-negative integer, got -1`` (the option's name first), and where to look."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    param = getattr(exc, "param", None)
+    if isinstance(exc, _click_exc.MissingParameter) and param is not None:
+        name = param.opts[0] if getattr(param, "opts", None) else (param.name or "").upper()
+        return f"{name} is required{hint}"
+    if isinstance(exc, _click_exc.BadParameter) and param is not None:
+        name = param.opts[0] if getattr(param, "opts", None) else param.name
+        msg = exc.message
+        if msg.startswith("Input should be"):   # typer's pydantic coercion: say what was given
+            msg = f"expected {msg.removeprefix('Input should be ').split(',')[0]}"
+        return f"{name}: {msg}"
+    return exc.format_message().splitlines()[0] + hint
+
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True,
                   help="spmopt: territory design, quotas and comp-plan simulation for sales performance management.")
 console = Console(stderr=True)
 out_console = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out_console.print(f"spmopt {version('spmopt')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """spmopt: territory design, quotas and comp-plan simulation for sales performance management."""
+
+
+# ------------------------------------------------------------------------------ option checks (at parse time)
+def _check(ok, what: str):
+    """A Typer callback refusing a value for which ``ok`` is false: ``--seed: must be …, got -1``."""
+    def callback(value):
+        if value is not None and not ok(value):
+            raise typer.BadParameter(f"{what}, got {value:g}" if isinstance(value, float) else f"{what}, got {value}")
+        return value
+    return callback
+
+
+NONNEG_INT = _check(lambda v: v >= 0, "must be a non-negative integer")
+POS_INT = _check(lambda v: v >= 1, "must be a positive integer")
+POS = _check(lambda v: math.isfinite(v) and v > 0, "must be a positive number")
+NONNEG = _check(lambda v: math.isfinite(v) and v >= 0, "must be a non-negative number")
+FRACTION = _check(lambda v: math.isfinite(v) and 0 <= v < 1, "must be a fraction in [0, 1)")
+YEAR = _check(lambda v: 1900 <= v <= 2200, "must be a calendar year between 1900 and 2200")
+
+
+def _choice(*allowed: str):
+    def callback(value):
+        if value is not None and value.strip().lower() not in allowed:
+            raise typer.BadParameter(f"must be one of {', '.join(allowed)}; got '{value}'")
+        return None if value is None else value.strip().lower()
+    return callback
+
+
+def _iso_date(value):
+    from spmopt.data.dates import date_problem
+
+    if value is None:
+        return None
+    d, problem = date_problem(value)
+    if d is None:
+        raise typer.BadParameter(problem)
+    return d.isoformat()
 
 EXIT = {InputError: 2, InfeasibleError: 3, SolverError: 4}
 
@@ -39,6 +143,10 @@ def _fail_strict(exc: Exception) -> None:
     internal error — in one line, exit 1, not dressed up as the user's mistake."""
     if isinstance(exc, SpmoptError):
         _fail(exc)
+    if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):   # pydantic: a value our checks missed
+        e = exc.errors()[0]
+        where = ".".join(str(x) for x in e.get("loc", ())) or "value"
+        _fail(InputError(f"{where}: {e.get('msg', exc)}"))
     if isinstance(exc, OSError):
         _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
     console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc).splitlines()[0])} "
@@ -46,17 +154,46 @@ def _fail_strict(exc: Exception) -> None:
     raise typer.Exit(1) from None
 
 
-def parse_pairs(values: list[str] | None, option: str) -> dict[str, float]:
-    """``['potential=0.05', 'workload=0.1']`` → ``{'potential': 0.05, 'workload': 0.1}``."""
+@contextlib.contextmanager
+def _command(out: Path | None = None, command: str = ""):
+    """Run a command's work: its output folder (``out``) is checked before anything else and filled only when
+    the work is done (see :class:`spmopt.data.io.OutputFolder`); our errors, OS errors and Ctrl-C end it with
+    one line and the exit code of the README."""
+    from spmopt.data.io import OutputFolder
+
+    try:
+        if out is None:
+            yield None
+        else:
+            with OutputFolder(out, command=command) as folder:
+                yield folder
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted:[/] no output was written" + ("" if out is None else
+                      f" (what was in {out} is unchanged)"), highlight=False)
+        raise typer.Exit(130) from None
+    except (SpmoptError, ValueError, OSError) as exc:
+        _fail_strict(exc)
+
+
+def parse_pairs(values: list[str] | None, option: str, *, upper: float | None = None) -> dict[str, float]:
+    """``['potential=0.05', 'workload=0.1']`` → ``{'potential': 0.05, 'workload': 0.1}``. Every value must be a
+    finite number ≥ 0 (and ≤ ``upper``); a name given twice is an error, not a silent overwrite."""
     out: dict[str, float] = {}
     for v in values or []:
         name, sep, num = v.partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"{option} expects COLUMN=NUMBER, got '{v}'")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(f"{option}: expected COLUMN=NUMBER, got '{v}'")
         try:
-            out[name.strip()] = float(num)
+            x = float(num)
         except ValueError:
-            raise InputError(f"{option} {name.strip()}: '{num}' is not a number") from None
+            raise InputError(f"{option} {name}: '{num.strip()}' is not a number") from None
+        if not math.isfinite(x) or x < 0 or (upper is not None and x > upper):
+            raise InputError(f"{option} {name}: must be a number from 0" + ("" if upper is None else f" to {upper:g}")
+                             + f", got {num.strip()}")
+        if name in out:
+            raise InputError(f"{option}: '{name}' is given twice ({out[name]:g} and {x:g})")
+        out[name] = x
     return out
 
 
@@ -69,8 +206,9 @@ def align(
     out: Annotated[Path, typer.Option(help="Output folder.")],
     territories: Annotated[Path | None, typer.Option(help="Territories file: territory_id, center_unit or "
                                                            "coordinates, optional max_<m>/min_<m> limits.")] = None,
-    k: Annotated[int | None, typer.Option("--k", help="Choose K centres among the units instead.")] = None,
-    add_territories: Annotated[int, typer.Option(
+    k: Annotated[int | None, typer.Option("--k", callback=POS_INT,
+                                          help="Choose K centres among the units instead.")] = None,
+    add_territories: Annotated[int, typer.Option(callback=NONNEG_INT,
         help="What-if: open N new territories, their centres chosen among --add-where units (the current "
         "territories stay; new ones are named new:<unit_id>).")] = 0,
     add_where: Annotated[str | None, typer.Option(
@@ -91,16 +229,16 @@ def align(
     pareto: Annotated[str | None, typer.Option(
         metavar="disruption", help="Also trace the distance-vs-disruption frontier (epsilon-constraint): writes "
         "pareto.csv, pareto.png and pareto/assignment_<k>.csv.")] = None,
-    pareto_points: Annotated[int, typer.Option(help="Number of points on the frontier.")] = 8,
+    pareto_points: Annotated[int, typer.Option(callback=POS_INT, help="Number of points on the frontier.")] = 8,
     pareto_measure: Annotated[str | None, typer.Option(
         help="Measure whose moved share is the disruption (default: the --max-disruption measure, else the "
         "first --balance measure, else count).")] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit per solve, seconds.")] = 60.0,
-    mip_gap: Annotated[float, typer.Option(help="Relative optimality gap at which to stop.")] = 1e-4,
-    candidates: Annotated[int | None, typer.Option(
+    time_limit: Annotated[float, typer.Option(callback=POS, help="Solver time limit per solve, seconds.")] = 60.0,
+    mip_gap: Annotated[float, typer.Option(callback=FRACTION, help="Relative optimality gap at which to stop.")] = 1e-4,
+    candidates: Annotated[int | None, typer.Option(callback=NONNEG_INT,
         help="Territories per unit in the MIP (those with the smallest Lagrangian reduced cost; the bound stays "
         "valid for all pairs). Default: all pairs up to 250,000, else 2. 0 = all pairs.")] = None,
-    regions: Annotated[int | None, typer.Option(
+    regions: Annotated[int | None, typer.Option(callback=NONNEG_INT,
         help="Territories per region in the decomposition stage (regions re-solved exactly in turn). Default: 4 with "
         "contiguity, 2 without (growing to 3 once pairs stop paying), when candidates are restricted, else off. "
         "0 = off.")] = None,
@@ -112,23 +250,15 @@ def align(
     distance to the territory centre. Writes assignment.csv, territories.csv, summary.json, map.png."""
     from spmopt.data.io import read_table
 
-    try:
+    kw = {}
+    with _command():   # the options first: a typo costs nothing
         kw = dict(balance=parse_pairs(balance, "--balance"), capacity=parse_pairs(capacity, "--capacity"),
-                  max_disruption=parse_pairs(max_disruption, "--max-disruption"),
+                  max_disruption=parse_pairs(max_disruption, "--max-disruption", upper=1.0),
                   disruption_price=parse_pairs(disruption_price, "--disruption-price"))
-        u = read_table(units)
-        t = read_table(territories) if territories else None
-        d = read_table(distances) if distances else None
-        if contiguity is not None and contiguity.strip().lower() != "auto":
-            contiguity = read_table(Path(contiguity))
         if pareto is not None and pareto.strip().lower() != "disruption":
-            raise InputError(f"--pareto supports 'disruption' only, got '{pareto}'")
-        if candidates is not None and candidates < 0:
-            raise InputError(f"--candidates must be 0 (all pairs) or more, got {candidates}")
-        if regions is not None and (regions < 0 or regions == 1):
-            raise InputError(f"--regions must be 0 (off) or at least 2, got {regions}")
-        if add_territories < 0:
-            raise InputError(f"--add-territories must be 0 or more, got {add_territories}")
+            raise InputError(f"--pareto: supports 'disruption' only, got '{pareto}'")
+        if regions == 1:
+            raise InputError("--regions: must be 0 (off) or at least 2, got 1")
         if add_where is not None and not add_territories:
             raise InputError("--add-where picks the centres of --add-territories; give --add-territories N")
         what_if = {}
@@ -137,15 +267,19 @@ def align(
         if remove is not None:
             what_if["remove"] = int(remove) if remove.strip().isdigit() else \
                 [t.strip() for t in remove.split(",") if t.strip()]
+    with _command(out, "align") as folder:
+        u = read_table(units)
+        t = read_table(territories) if territories else None
+        d = read_table(distances) if distances else None
+        if contiguity is not None and contiguity.strip().lower() != "auto":
+            contiguity = read_table(Path(contiguity))
         _run_align(u, t, d, k=k, contiguity=contiguity, weight=weight, time_limit=time_limit, mip_gap=mip_gap,
-                   candidates=candidates, regions=regions, out=out, plot=plot, log=log,
+                   candidates=candidates, regions=regions, folder=folder, plot=plot, log=log,
                    pareto=(pareto_points, pareto_measure) if pareto else None,
                    **kw, **what_if)
-    except SpmoptError as exc:
-        _fail(exc)
 
 
-def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, mip_gap: float, pareto=None,
+def _run_align(u, t, d, *, folder, plot: bool, log: bool, time_limit: float, mip_gap: float, pareto=None,
                candidates: int | None = None, regions: int | None = None, **kw):
     from spmopt.report.outputs import write_alignment
     from spmopt.solver import SolveOptions
@@ -172,6 +306,7 @@ def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, 
     else:
         with console.status("solving (HiGHS)…") as status:
             result = solve_problem(p, opts, progress=lambda msg: (console.print(msg), status.update(msg)))
+    out = folder.path
     paths = write_alignment(result, out, plot=plot)
     _print_summary(result)
     if pareto is not None:
@@ -188,7 +323,8 @@ def _run_align(u, t, d, *, out: Path, plot: bool, log: bool, time_limit: float, 
             tab.add_row(str(int(r["point"])), f"{100 * r['limit']:.1f} %", f"{100 * r['disruption']:.1f} %",
                         f"{r['distance']:,.1f}", f"{100 * (r['gap'] or 0):.2f} %", r["status"])
         out_console.print(tab)
-    console.print(f"done in {time.perf_counter() - t0:.1f} s; wrote " + ", ".join(str(v) for v in paths.values()))
+    console.print(f"done in {time.perf_counter() - t0:.1f} s; wrote "
+                  + ", ".join(str(folder.final(v)) for v in paths.values()))
     return result
 
 
@@ -222,41 +358,42 @@ def _print_summary(result) -> None:
 
 @app.command()
 def generate(
-    units: Annotated[int, typer.Option("--units", help="Number of units.")],
-    territories: Annotated[int, typer.Option("--territories", help="Number of territories.")],
+    units: Annotated[int, typer.Option("--units", callback=POS_INT, help="Number of units.")],
+    territories: Annotated[int, typer.Option("--territories", callback=POS_INT, help="Number of territories.")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(callback=NONNEG_INT, help="Random seed.")] = 0,
 ) -> None:
     """Write a seeded synthetic instance: units.csv (with a current alignment), territories.csv,
     adjacency.csv."""
     from spmopt.data.generate import generate as gen
 
-    try:
-        inst = gen(units, territories, seed)
-    except ValueError as exc:
-        _fail(InputError(str(exc)))
-    paths = inst.write(out)
-    console.print("wrote " + ", ".join(paths.values()))
+    with _command(out, "generate") as folder:
+        try:
+            inst = gen(units, territories, seed)
+        except ValueError as exc:   # the generator's own checks of its arguments
+            raise InputError(str(exc).splitlines()[0]) from None
+        paths = inst.write(folder.path)
+    console.print("wrote " + ", ".join(str(folder.final(p)) for p in paths.values()))
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 120.0,
+    out: Annotated[Path, typer.Option(help="Output folder (not make demo's out/demo, which holds a scenario "
+                                           "run).")] = Path("out/align-demo"),
+    time_limit: Annotated[float, typer.Option(callback=POS, help="Solver time limit, seconds.")] = 120.0,
 ) -> None:
     """Realign the shipped North-East dataset (217 counties, 10 reps; 2010 Census): balance potential ±5 %
     and workload ±15 %, move at most 40 % of potential, and compare with the current alignment."""
     from spmopt.data.datasets import northeast
 
-    inst = northeast()
-    paths = inst.write(out / "input")
-    console.print(f"demo data (US Census 2010, North-East counties) written to {Path(paths['units']).parent}")
-    try:
-        _run_align(inst.units, inst.territories, None, out=out, plot=True, log=False, time_limit=time_limit,
+    with _command(out, "demo") as folder:
+        inst = northeast()
+        paths = inst.write(folder.path / "input")
+        console.print("demo data (US Census 2010, North-East counties) written to "
+                      f"{folder.final(Path(paths['units']).parent)}")
+        _run_align(inst.units, inst.territories, None, folder=folder, plot=True, log=False, time_limit=time_limit,
                    mip_gap=1e-3, balance={"potential": 0.05, "workload": 0.15},
                    max_disruption={"potential": 0.40})
-    except SpmoptError as exc:
-        _fail(exc)
 
 
 Changes = Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Change a setting of the "
@@ -434,6 +571,10 @@ def runs_compare(
     from spmopt.report.store import RunStore, settings_diff
 
     try:
+        if csv is not None:
+            from spmopt.data.io import output_file
+
+            output_file(csv, option="--csv")
         with RunStore(store, read_only=True) as st:
             cmp = st.compare(a, b)
             ia, ib = st.run_info(cmp.attrs["a"]), st.run_info(cmp.attrs["b"])
@@ -502,7 +643,7 @@ def backtest(
     from spmopt.report.outputs import write_backtest
 
     t0 = time.perf_counter()
-    try:
+    with _command(out, "backtest") as folder:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlanWarning)
             plans = [load_plan(p) for p in plan]
@@ -514,10 +655,8 @@ def backtest(
         console.print(f"back-testing {len(plans)} plan(s) on {len(a):,} credited rows, "
                       f"{q['rep_id'].nunique()} reps with quotas")
         results = run_backtest(plans, a, q, revenue_measure=revenue_measure)
-        paths = write_backtest(results, out, plot=plot, inputs={
+        paths = write_backtest(results, folder.path, plot=plot, inputs={
             "plans": [str(p) for p in plan], "actuals": str(actuals), "quotas": str(quotas)})
-    except SpmoptError as exc:
-        _fail(exc)
     t = Table(title="Back-test", title_justify="left")
     for col in ("plan", "reps", "revenue", "cost", "cost of sales", "at/above quota", "median pay", "pay-perf r"):
         t.add_column(col, justify="left" if col == "plan" else "right")
@@ -528,9 +667,13 @@ def backtest(
                   "—" if s["share_at_or_above_quota"] is None else f"{100 * s['share_at_or_above_quota']:.0f}%",
                   _money(s["payout_per_rep"].get("p50")),
                   "—" if s["pay_performance_correlation"] is None else f"{s['pay_performance_correlation']:.2f}")
-        if s["excluded_actuals"]["rows"]:
-            console.print(f"[yellow]note:[/] {s['plan']}: {s['excluded_actuals']['rows']} credited row(s) not paid "
-                          f"({s['excluded_actuals']['reason']}); see summary.json", highlight=False)
+        ex = s["excluded_actuals"]
+        if ex["rows"]:
+            first = ", ".join(f"row {e['row']} ({e['rep_id']}, {e['date']}, {e['measure']} {e['value']:,.2f})"
+                              for e in ex["examples"][:3])
+            console.print(f"[yellow]note:[/] {s['plan']}: {ex['rows']} credited row(s) of {actuals} not paid "
+                          f"({ex['reason']}), e.g. {first}; the first 5 in summary.json", highlight=False,
+                          soft_wrap=True)
         for n in s["notes"]:
             if n not in r.plan.warnings:
                 console.print(f"[yellow]note:[/] {s['plan']}: {n}", highlight=False)
@@ -545,17 +688,23 @@ def simulate(
                                             "deal_size_cv[,cycle_days,skill].")],
     plan: Annotated[list[Path], typer.Option("--plan", help="Plan file (YAML); repeat to compare plans.")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
-    trials: Annotated[int, typer.Option(min=1, help="Simulated years.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed: trial t draws from SeedSequence(seed, spawn_key=(t,)).")] = 0,
+    trials: Annotated[int, typer.Option(callback=POS_INT, help="Simulated years.")] = 1000,
+    seed: Annotated[int, typer.Option(callback=NONNEG_INT,
+                                      help="Seed: trial t draws from SeedSequence(seed, spawn_key=(t,)).")] = 0,
     stress: Annotated[Path | None, typer.Option(help="Stress cases (YAML); default: one flat 'base' case.")] = None,
-    behaviour: Annotated[str, typer.Option(help="none | effort | timing | full.")] = "none",
-    engine: Annotated[str, typer.Option(help="des (SimPy) | vector (fast path, behaviour none) | auto.")] = "auto",
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")] = None,
+    behaviour: Annotated[str, typer.Option(callback=_choice("none", "effort", "timing", "full"),
+                                           help="none | effort | timing | full.")] = "none",
+    engine: Annotated[str, typer.Option(callback=_choice("des", "vector", "auto"),
+                                        help="des (SimPy) | vector (fast path, behaviour none) | auto.")] = "auto",
+    workers: Annotated[int | None, typer.Option(callback=POS_INT,
+                                                help="Local worker processes (default: all cores).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
     quotas: Annotated[Path | None, typer.Option(help="Quotas rep_id,quota (instead of the reps file's).")] = None,
-    year: Annotated[int | None, typer.Option(help="Calendar year simulated (default: the plans' spiff year, "
+    year: Annotated[int | None, typer.Option(callback=YEAR,
+                                             help="Calendar year simulated (default: the plans' spiff year, "
                                                   "else 2025).")] = None,
-    chunk_size: Annotated[int | None, typer.Option(min=1, help="Trials per chunk (default: automatic).")] = None,
+    chunk_size: Annotated[int | None, typer.Option(callback=POS_INT,
+                                                   help="Trials per chunk (default: automatic).")] = None,
     plot: Annotated[bool, typer.Option(help="Write attainment.png, cost_cdf.png, monthly.png.")] = True,
 ) -> None:
     """Monte Carlo of attainment, pay and plan cost for each plan and stress case. Writes summary.csv (one row
@@ -571,28 +720,27 @@ def simulate(
     if workers is not None and scheduler is not None:
         _fail(InputError("give --workers or --scheduler, not both"))
     t0 = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PlanWarning)
-            with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} trials"),
-                          TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
-                task = bar.add_task("sim", total=trials)
-                res = run_simulation(reps, list(plan), stress, trials=trials, seed=seed, behaviour=behaviour,
-                                     engine=engine, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
-                                     year=year, quotas=quotas,
-                                     progress=lambda done, total: bar.update(task, completed=done))
+    with _command(out, "simulate") as folder:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PlanWarning)
+                with Progress(TextColumn("simulating"), BarColumn(),
+                              TextColumn("{task.completed:,}/{task.total:,} trials"), TimeElapsedColumn(),
+                              TimeRemainingColumn(), console=console, transient=True) as bar:
+                    task = bar.add_task("sim", total=trials)
+                    res = run_simulation(reps, list(plan), stress, trials=trials, seed=seed, behaviour=behaviour,
+                                         engine=engine, workers=workers, scheduler=scheduler,
+                                         chunk_size=chunk_size, year=year, quotas=quotas,
+                                         progress=lambda done, total: bar.update(task, completed=done))
+        except ValueError as exc:   # the simulator's checks of its settings (a pydantic message in one line)
+            if isinstance(exc, SpmoptError) or type(exc).__name__ == "ValidationError":
+                raise
+            raise InputError(str(exc).splitlines()[0]) from None
         for n in res.notes:
             console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
-        paths = write_simulation(res, out, plot=plot, inputs={
+        paths = write_simulation(res, folder.path, plot=plot, inputs={
             "reps": str(reps), "plans": [str(p) for p in plan], "stress": None if stress is None else str(stress),
             "quotas": None if quotas is None else str(quotas)})
-    except (SpmoptError, ValueError) as exc:
-        _fail(exc if isinstance(exc, SpmoptError) else InputError(str(exc).splitlines()[0]))
-    except OSError as exc:  # an --out that is a file, an unreachable --scheduler …
-        _fail(InputError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted:[/] no result files were written")
-        raise typer.Exit(130) from None
     s = res.summary()
     t = Table(title=f"Simulation: {res.trials:,} trials x {len(res.rep_ids)} reps, behaviour "
                     f"{res.spec.behaviour.mode}, engine {res.spec.engine}", title_justify="left")
@@ -613,7 +761,8 @@ def simulate(
 
 @app.command()
 def quota(
-    target: Annotated[float, typer.Option(help="Company target the quotas add up to (before over-assignment).")],
+    target: Annotated[float, typer.Option(callback=POS,
+                                          help="Company target the quotas add up to (before over-assignment).")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
     units: Annotated[Path | None, typer.Option(help="Units file: unit_id, potential, history, … (summed per "
                                                     "territory).")] = None,
@@ -624,31 +773,38 @@ def quota(
     reps: Annotated[Path | None, typer.Option(help="Reps file (one row per rep) instead of units: rep_id, "
                                                    "potential, history, … and optionally the simulator's "
                                                    "columns.")] = None,
-    method: Annotated[str, typer.Option(help="potential | history | blend | rollup | equal-chance.")] = "potential",
+    method: Annotated[str, typer.Option(callback=_choice("potential", "history", "blend", "rollup", "equal-chance",
+                                                         "equal_chance"),
+                                        help="potential | history | blend | rollup | equal-chance.")] = "potential",
     weights: Annotated[list[str] | None, typer.Option("--weight", metavar="PART=W",
                                                       help="Blend weight, repeatable: potential=0.6 "
                                                            "history=0.4 (rollup too).")] = None,
-    deviation: Annotated[str, typer.Option(help="l1 (least quota moved) | relative (least % moved).")] = "l1",
-    over_assignment: Annotated[float, typer.Option(help="Σ quotas = target × (1 + this); 0.05 = 5 %.")] = 0.0,
+    deviation: Annotated[str, typer.Option(callback=_choice("l1", "relative"),
+                                           help="l1 (least quota moved) | relative (least % moved).")] = "l1",
+    over_assignment: Annotated[float, typer.Option(callback=NONNEG,
+                                                   help="Σ quotas = target × (1 + this); 0.05 = 5 %.")] = 0.0,
     growth: Annotated[str | None, typer.Option(metavar="LOW:HIGH", help="Growth vs history, fractions: "
                                                                          "-0.05:0.25 (a side may be empty).")] = None,
     ratio: Annotated[str | None, typer.Option(metavar="LOW:HIGH", help="Quota/potential bounds: 0.4:0.6.")] = None,
-    floor: Annotated[float | None, typer.Option(help="Lowest quota for everyone.")] = None,
-    ceiling: Annotated[float | None, typer.Option(help="Highest quota for everyone.")] = None,
+    floor: Annotated[float | None, typer.Option(callback=NONNEG, help="Lowest quota for everyone.")] = None,
+    ceiling: Annotated[float | None, typer.Option(callback=POS, help="Highest quota for everyone.")] = None,
     fix: Annotated[list[str] | None, typer.Option(metavar="ID=QUOTA", help="Keep this quota, repeatable.")] = None,
-    round_to: Annotated[float | None, typer.Option("--round", help="Round quotas to multiples of this; the sum "
+    round_to: Annotated[float | None, typer.Option("--round", callback=POS,
+                                                   help="Round quotas to multiples of this; the sum "
                                                                     "stays exact.")] = None,
     simulate: Annotated[bool | None, typer.Option(help="Report P(attain) from the simulator (default: when the "
                                                        "reps file has its columns).")] = None,
-    trials: Annotated[int, typer.Option(min=100, help="Simulated years behind equal-chance and P(attain).")] = 4000,
-    seed: Annotated[int, typer.Option(help="Simulation seed (equal chance is checked on seed + 1).")] = 0,
+    trials: Annotated[int, typer.Option(callback=_check(lambda v: v >= 100, "must be at least 100"),
+                                        help="Simulated years behind equal-chance and P(attain).")] = 4000,
+    seed: Annotated[int, typer.Option(callback=NONNEG_INT,
+                                      help="Simulation seed (equal chance is checked on seed + 1).")] = 0,
     stress: Annotated[Path | None, typer.Option(help="Stress file for the simulation.")] = None,
     stress_case: Annotated[str | None, typer.Option(help="Stress case to use (default: the first).")] = None,
     potential_col: Annotated[str, typer.Option(help="Column holding potential.")] = "potential",
     history_col: Annotated[str, typer.Option(help="Column holding last period's sales.")] = "history",
     rollup_col: Annotated[str | None, typer.Option(help="Column of account-level expectations (method "
                                                         "rollup).")] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
+    time_limit: Annotated[float, typer.Option(callback=POS, help="Solver time limit, seconds.")] = 60.0,
     plot: Annotated[bool, typer.Option(help="Write quotas.png.")] = True,
 ) -> None:
     """Quotas that add up exactly to the target: by potential, history, a blend, an account roll-up or equal
@@ -660,7 +816,12 @@ def quota(
     from spmopt.solver import SolveOptions
 
     t0 = time.perf_counter()
-    try:
+    with _command():
+        if (units is None) == (reps is None):
+            raise InputError("give --units (with --assignment) or --reps, one of the two")
+        if reps is not None and (assignment is not None or territories is not None):
+            raise InputError("--assignment and --territories go with --units, not --reps")
+    with _command(out, "quota") as folder:
         if (units is None) == (reps is None):
             raise InputError("give --units (with --assignment) or --reps, one of the two")
         if reps is not None and (assignment is not None or territories is not None):
@@ -682,12 +843,10 @@ def quota(
                            progress=lambda m: status.update(m))
         for n in q.notes:
             console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
-        paths = write_quotas(q, out, plot=plot, inputs={
+        paths = write_quotas(q, folder.path, plot=plot, inputs={
             "units": None if units is None else str(units), "assignment": None if assignment is None else
             str(assignment), "territories": None if territories is None else str(territories),
             "reps": None if reps is None else str(reps), "stress": None if stress is None else str(stress)})
-    except (SpmoptError, ValueError, OSError) as exc:
-        _fail_strict(exc)
     _print_quotas(q)
     console.print(f"wrote {', '.join(Path(p).name for p in paths.values())} to {out} "
                   f"({time.perf_counter() - t0:.1f} s)")
@@ -737,14 +896,17 @@ def quota_relief_cmd(
     units: Annotated[Path, typer.Option(help="Units file: unit_id, the basis column, current_territory.")],
     quotas: Annotated[Path, typer.Option(help="Quotas under the old alignment: territory_id,quota.")],
     after: Annotated[Path, typer.Option(help="New assignment unit_id,territory_id.")],
-    effective: Annotated[str, typer.Option(help="Date the new alignment takes effect, e.g. 2026-07-01.")],
+    effective: Annotated[str, typer.Option(callback=_iso_date,
+                                           help="Date the new alignment takes effect, e.g. 2026-07-01.")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
     before: Annotated[Path | None, typer.Option(help="Old assignment (default: the units' "
                                                      "current_territory).")] = None,
     basis: Annotated[str, typer.Option(help="Units' share of their territory's quota: a column, or count.")]
     = "potential",
-    period_start: Annotated[str | None, typer.Option(help="Quota period start (default: 1 January).")] = None,
-    period_end: Annotated[str | None, typer.Option(help="Quota period end (default: 31 December).")] = None,
+    period_start: Annotated[str | None, typer.Option(callback=_iso_date,
+                                                     help="Quota period start (default: 1 January).")] = None,
+    period_end: Annotated[str | None, typer.Option(callback=_iso_date,
+                                                   help="Quota period end (default: 31 December).")] = None,
     plot: Annotated[bool, typer.Option(help="Write relief.png.")] = True,
 ) -> None:
     """Move quota with the units that change territory mid-period, prorated by date. Writes relief.csv,
@@ -753,17 +915,16 @@ def quota_relief_cmd(
     from spmopt.quota import quota_relief
     from spmopt.report.outputs import write_relief
 
-    try:
+    with _command():
         if (period_start is None) != (period_end is None):
             raise InputError("give both --period-start and --period-end, or neither")
+    with _command(out, "quota-relief") as folder:
         r = quota_relief(read_table(units), read_table(quotas), read_table(after), effective,
                          before=None if before is None else read_table(before), basis=basis,
                          period=None if period_start is None else (period_start, period_end))
-        paths = write_relief(r, out, plot=plot, inputs={"units": str(units), "quotas": str(quotas),
-                                                        "after": str(after),
-                                                        "before": None if before is None else str(before)})
-    except (SpmoptError, ValueError, OSError) as exc:
-        _fail_strict(exc)
+        paths = write_relief(r, folder.path, plot=plot, inputs={"units": str(units), "quotas": str(quotas),
+                                                                "after": str(after),
+                                                                "before": None if before is None else str(before)})
     for n in r.notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
     s = r.summary
@@ -789,19 +950,20 @@ def _money(v) -> str:
 def plan_check(
     file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
     plot: Annotated[Path | None, typer.Option(help="Also write the payout curve to this PNG.")] = None,
-    quota: Annotated[float, typer.Option(help="Period quota used for the curve's scale.")] = 100_000.0,
+    quota: Annotated[float, typer.Option(callback=POS, help="Period quota used for the curve's scale.")] = 100_000.0,
 ) -> None:
     """Validate a plan file and describe it (exit code 2 and the file and key on error)."""
     import warnings
 
+    from spmopt.data.io import output_file
     from spmopt.plans import PlanWarning, load_plan
 
-    try:
+    with _command():
+        if plot is not None:
+            output_file(plot, option="--plot")   # before the work: a bad place costs nothing
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlanWarning)
             p = load_plan(file)
-    except SpmoptError as exc:
-        _fail(exc)
     for w in p.warnings:
         console.print(f"[yellow]warning:[/] {file}: {w}", highlight=False, soft_wrap=True)
     out_console.print(f"{file}: plan '{p.name}' is valid — {p.currency}, target incentive "
@@ -815,10 +977,11 @@ def plan_check(
         from spmopt.report.outputs import save_figure
         from spmopt.report.plots import plot_payout_curve
 
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
-        plot_payout_curve(p, {m: quota for m in p.quota_measures()}, ax=ax)
-        fig.tight_layout()
-        save_figure(fig, plot)
+        with _command():
+            fig, ax = plt.subplots(figsize=(6.5, 4.2))
+            plot_payout_curve(p, {m: quota for m in p.quota_measures()}, ax=ax)
+            fig.tight_layout()
+            save_figure(fig, plot)
         console.print(f"wrote {plot}")
 
 

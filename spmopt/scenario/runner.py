@@ -333,7 +333,7 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
     """Run every stage of ``scn`` and write ``out`` (see the module docstring). ``store`` is the run store
     (``True``: ``runs.duckdb`` beside ``out``; ``None``/``False``: none). ``progress`` gets a message per step,
     ``sim_progress(done, total)`` the simulation's trials. Errors carry the failing stage as ``exc.stage``."""
-    from spmopt.data.io import write_json_atomic
+    from spmopt.data.io import OUTPUT_MARKER, is_output_folder, swap_into_place, write_json_atomic
     from spmopt.report.outputs import write_alignment, write_frontier, write_quotas, write_simulation
     from spmopt.solver import SolveOptions
 
@@ -341,7 +341,7 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not _is_run(out):
+    if out.is_dir() and any(out.iterdir()) and not is_output_folder(out):
         raise InputError(f"{out} holds files that are not a scenario run (no scenario run.json); choose an empty or "
                          "new folder — a run replaces its output folder")
     store_path = default_store(out) if store is True else (Path(store) if store else None)
@@ -454,7 +454,8 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
         res.run["seconds"]["total"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(res.run, stage_dir / "run.json")      # last: its presence marks a complete run
         stage = "finish"
-        _swap_into_place(stage_dir, out)
+        (stage_dir / OUTPUT_MARKER).write_text(json.dumps({"command": "run"}) + "\n")
+        swap_into_place(stage_dir, out)
     except BaseException as exc:
         shutil.rmtree(stage_dir, ignore_errors=True)
         exc.stage = stage  # type: ignore[attr-defined]
@@ -500,31 +501,6 @@ def better_from_frontier(alignment, frontier, mip_gap: float):
     return dataclasses.replace(alignment, assignment=r.assignment, objective=met.objective, gap=gap, metrics=met,
                                status="optimal" if gap is not None and gap <= mip_gap else "feasible",
                                stage=f"{alignment.stage}+frontier")
-
-
-def _is_run(folder: Path) -> bool:
-    """Does ``folder`` hold a complete scenario run (its run.json, with what only a scenario run writes)?"""
-    try:
-        run = json.loads((folder / "run.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(run, dict) and {"run_id", "content_hash", "stages"} <= set(run)
-
-
-def _swap_into_place(stage_dir: Path, out: Path) -> None:
-    """Replace ``out`` by ``stage_dir`` (renames on one file system; the old run is removed afterwards)."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    try:
-        os.replace(stage_dir, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["Inputs", "RunResult", "ScenarioError", "check_scenario", "default_store", "load_inputs",
