@@ -66,7 +66,7 @@ def test_root_free_cuts_when_centres_are_coordinates():
     assert r.objective == pytest.approx(cost, abs=1e-6)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [pytest.param(1, marks=pytest.mark.slow), 2, 3, 4])
 def test_random_grids_three_territories(seed):
     """3×3 grid, three territories with coordinate centres: MIP + cuts equals enumeration (3^9 cases)."""
     rng = np.random.default_rng(seed)
@@ -132,6 +132,7 @@ def test_piece_without_a_centre_is_infeasible(line_units):
         spmopt.align(line_units, terr, contiguity=adjacency_frame(pairs))
 
 
+@pytest.mark.slow
 def test_infeasible_with_contiguity_names_the_working_relaxation(line_units):
     """On the path u1–…–u7 with centres u1 and u7, territories are prefixes/suffixes; potentials
     10,30,20,15,5,10,10 (total 100) give prefix sums 10,40,60,75,80,90: the best split is 40/60 or 60/40,

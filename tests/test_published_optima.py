@@ -34,6 +34,7 @@ def test_pmedcap_file_is_complete():
     assert all(len(i["units"]) == i["n"] for i in insts)
 
 
+@pytest.mark.slow
 def test_benchmark_smoke_modes_run():
     """The benchmark scripts run in smoke mode (and write nothing)."""
     import subprocess

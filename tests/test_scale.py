@@ -134,7 +134,7 @@ def test_subproblem_balances_against_the_global_mean():
     assert sub.max_disruption["potential"] == pytest.approx(min(1.0, 0.3 * base / base_in))
 
 
-@pytest.mark.parametrize("contiguity", [None, "auto"])
+@pytest.mark.parametrize("contiguity", [None, pytest.param("auto", marks=pytest.mark.slow)])
 def test_regions_improve_a_feasible_start_and_stay_feasible(contiguity):
     g = generate(150, 5, seed=0)
     p = make_problem(g.units, g.territories, balance={"potential": 0.4}, contiguity=contiguity)
@@ -208,6 +208,7 @@ def test_restricted_lp_reports_the_artificial_slack_it_needed():
     assert full.lp_value == pytest.approx(6.6, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_pricing_spends_an_unusable_lp_s_time_on_more_subgradient_steps(monkeypatch):
     """When the restricted LP needs its artificial slacks (or returns nothing), its duals and rounded answer
     are not used: the ascent continues from its best multipliers for the rest of the LP's budget, and the
@@ -237,6 +238,7 @@ def test_pricing_spends_an_unusable_lp_s_time_on_more_subgradient_steps(monkeypa
     assert r.bound <= r.objective
 
 
+@pytest.mark.slow
 def test_candidates_are_not_widened_into_a_model_the_time_left_cannot_hold(monkeypatch):
     """One candidate per unit at ±2 % is infeasible and the heuristic is off, so the pipeline widens the
     candidates while time allows. With each round slowed to 2 s and a 7 s limit, a second round would end past
@@ -294,6 +296,7 @@ def test_the_start_is_the_rounded_pricing_answer_that_breaks_the_limits_least():
     assert list(_rounded_start(p, asc, None)) == ["A", "A", "A", "B"]
 
 
+@pytest.mark.slow
 def test_a_heuristic_that_ends_short_of_the_limits_is_repaired_by_the_regions(monkeypatch):
     """At national scale the penalty search can end a sliver short of the limits; the regions around the
     territories that break them then repair its answer before the MIP. Here the heuristic returns a feasible
@@ -360,6 +363,7 @@ def test_regions_score_each_answer_by_its_moves_and_reach_the_enumerated_optimum
     assert r.objective == pytest.approx(ref, rel=1e-6, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_patience_from_the_first_feasible_answer_stops_the_search_early_and_keeps_its_best():
     """With ``patience_from_feasible`` a search that is feasible at once and then stops gaining ends long before
     its limit (on 150 units the kicks stop gaining after a few seconds; it then waits as long again plus 3 % of

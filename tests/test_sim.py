@@ -72,7 +72,7 @@ def test_closings_are_stationary_without_seasonality():
     np.testing.assert_allclose(e, np.broadcast_to(days, e.shape), rtol=1e-9)
 
 
-@pytest.mark.parametrize("engine,trials", [("vector", 40_000), ("des", 3_000)])
+@pytest.mark.parametrize("engine,trials", [("vector", 40_000), pytest.param("des", 3_000, marks=pytest.mark.slow)])
 def test_annual_revenue_is_compound_poisson(engine, trials):
     res = simulate(REPS, LINEAR, trials=trials, seed=3, engine=engine, workers=1, marginal=False)
     rev = res.cell().revenue                                     # (trials, reps)
@@ -104,6 +104,7 @@ STRESS = {
 }
 
 
+@pytest.mark.slow
 def test_des_and_vector_agree_in_distribution():
     """Same statistical model, two engines: annual revenue per rep matches in mean (4 s.e.), in distribution
     (two-sample Kolmogorov–Smirnov) and month by month, with market noise, seasonality, a shock and windfalls."""
@@ -142,6 +143,7 @@ def test_same_seed_same_results_for_any_workers_and_chunks():
     assert np.array_equal(_fingerprint(d1), _fingerprint(d2))
 
 
+@pytest.mark.slow
 def test_same_seed_on_a_dask_cluster():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -168,6 +170,7 @@ SALES = pd.DataFrame({
 })
 
 
+@pytest.mark.slow
 def test_steep_annual_accelerator_bunches_revenue_at_year_end():
     accel = plan_from_dict({"name": "accelerator", "target_incentive": 40_000, "period": "year",
                             "components": [{"type": "quota_bonus", "measure": "revenue",

@@ -106,7 +106,7 @@ def test_recombination_never_beats_enumeration_and_never_worsens(seed):
     assert evaluate(p, out).objective >= best - 1e-6
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_tight_two_measure_balance_with_contiguity_is_reached(seed):
     """±5 % on potential and workload with every territory connected: the nearest-root start is far out of
     balance, the heuristic must come back feasible, contiguous and with the roots in place."""
@@ -123,6 +123,7 @@ def test_tight_two_measure_balance_with_contiguity_is_reached(seed):
         assert nx.is_connected(g.subgraph(h.assignment.index[h.assignment == t]))
 
 
+@pytest.mark.slow
 def test_solve_with_contiguity_at_tight_balance_returns_a_checked_answer_and_honest_gap():
     """The whole pipeline at ±5 % / ±5 % with contiguity (before the spanning-tree heuristic: no feasible
     answer in time): a contiguous alignment within every limit, a bound no higher than the objective, and the
