@@ -87,8 +87,14 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
     marginal : measure marginal pay rates (one extra payout evaluation per plan period).
     progress : called as ``progress(trials_done, trials)`` after each chunk.
     """
+    from spmopt.errors import InputError
+
     if trials < 1:
-        raise ValueError(f"trials must be at least 1, got {trials}")
+        raise InputError(f"trials must be at least 1, got {trials}")
+    if seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed}")
+    if year is not None and not 1900 <= year <= 2200:
+        raise InputError(f"year must be a calendar year between 1900 and 2200, got {year}")
     if isinstance(behaviour, str):
         behaviour = Behaviour(mode=behaviour)
     elif isinstance(behaviour, Mapping):
