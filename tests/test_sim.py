@@ -130,6 +130,7 @@ def _fingerprint(res):
                           [c.payout.ravel() for c in res.cells.values()])
 
 
+@pytest.mark.slow   # the fast suite has the property test of tests/test_determinism.py
 def test_same_seed_same_results_for_any_workers_and_chunks():
     plans = [LINEAR, "scenarios/plans/quota_bonus_accelerator.yaml"]
     a = simulate(REPS, plans, STRESS, trials=60, seed=11, workers=1, chunk_size=60)
