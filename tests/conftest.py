@@ -83,3 +83,11 @@ def line_units():
 @pytest.fixture
 def line_territories():
     return pd.DataFrame({"territory_id": ["A", "B"], "x": [0.0, 10.0], "y": [0.0, 0.0]})
+
+
+@pytest.fixture
+def files(tmp_path, line_units, line_territories):
+    """The line case written as units.csv and territories.csv in a fresh folder."""
+    line_units.to_csv(tmp_path / "units.csv", index=False)
+    line_territories.to_csv(tmp_path / "territories.csv", index=False)
+    return tmp_path

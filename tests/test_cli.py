@@ -11,13 +11,6 @@ from spmopt.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def files(tmp_path, line_units, line_territories):
-    line_units.to_csv(tmp_path / "units.csv", index=False)
-    line_territories.to_csv(tmp_path / "territories.csv", index=False)
-    return tmp_path
-
-
 def test_align_writes_contract_files(files):
     out = files / "out"
     res = runner.invoke(app, ["align", "--units", str(files / "units.csv"), "--territories",

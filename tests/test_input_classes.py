@@ -128,13 +128,6 @@ def _align(files, out, *extra):
                                "--no-plot", *extra])
 
 
-@pytest.fixture
-def files(tmp_path, line_units, line_territories):
-    line_units.to_csv(tmp_path / "units.csv", index=False)
-    line_territories.to_csv(tmp_path / "territories.csv", index=False)
-    return tmp_path
-
-
 def test_an_output_folder_holds_one_run(files):
     out = files / "out"
     r = _align(files, out, "--pareto", "disruption", "--pareto-points", "2")
