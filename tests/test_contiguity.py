@@ -212,3 +212,25 @@ def test_neighbour_cuts_listed_by_hand_and_limited_to_a_model_s_pairs(line_units
     arcs = (np.array([0, 2, 6, 4]), np.array([0, 0, 1, 1]))  # (u1, A) root, (u3, A), (u7, B) root, (u5, B)
     got = neighbour_cuts(p, p.contiguity.graph, arcs=arcs)
     assert {(j, i, b, tuple(s)) for j, i, b, s in got} == {(0, 2, None, (1, 3)), (1, 4, None, (3, 5))}
+
+
+def test_single_unit_cuts_with_chosen_centres_cover_every_candidate():
+    """With --k every unit is a candidate centre: the cuts x_ij ≤ Σ_(v∈N(i)) x_vj are listed per candidate
+    column (was an IndexError on Nebraska, Iowa and Kansas: one root per territory indexed by candidate). On a
+    3 × 3 grid every candidate j has a cut for each of the other 8 units, none for its own centre."""
+    from spmopt.territory.contiguity import neighbour_cuts
+
+    units = pd.DataFrame({"unit_id": [f"g{r}{c}" for r in range(3) for c in range(3)],
+                          "x": [float(c) for r in range(3) for c in range(3)],
+                          "y": [float(r) for r in range(3) for c in range(3)], "w": 1.0})
+    pairs = [(f"g{r}{c}", f"g{r}{c + 1}") for r in range(3) for c in range(2)] + \
+        [(f"g{r}{c}", f"g{r + 1}{c}") for r in range(2) for c in range(3)]
+    p = make_problem(units, k=3, balance={"w": 0.5}, contiguity=adjacency_frame(pairs))
+    cuts = neighbour_cuts(p, p.contiguity.graph)
+    assert len(cuts) == 9 * 8
+    centre = p.centre_index()
+    assert all(i != centre[j] for j, i, _, _ in cuts)
+    r = spmopt.align(units, k=3, balance={"w": 0.5}, contiguity=adjacency_frame(pairs), time_limit=30)
+    assert r.status == "optimal"
+    # by hand: three rows of three around their middles cost 3 × 2 = 6, the least for 3 connected trios
+    assert r.objective == pytest.approx(6.0)

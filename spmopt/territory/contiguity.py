@@ -226,7 +226,7 @@ def neighbour_cuts(p, graph: nx.Graph, arcs: tuple[np.ndarray, np.ndarray] | Non
     if not r:
         return []
     pos = {u: i for i, u in enumerate(p.unit_ids)}
-    root_of = np.full(p.n_territories, -1, dtype=np.int64)
+    root_of = np.full(len(p.territory_ids), -1, dtype=np.int64)   # one per column: with --k, every candidate
     for j, t in enumerate(p.territory_ids):
         if t in r:
             root_of[j] = pos[r[t]]
