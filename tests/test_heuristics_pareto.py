@@ -1,6 +1,8 @@
 """Heuristic (feasibility claims agree with the checker, contiguity kept) and the disruption frontier
 (each point equals the enumerated optimum at its limit)."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,3 +129,51 @@ def test_chosen_centre_heuristic_relocates_from_a_poor_spread_out_start():
     h = heuristic(p, time_limit=5.0)
     assert h.feasible
     assert 55.0 - 1e-9 <= h.objective <= 56.0 + 1e-9
+
+
+def test_frontier_is_monotone_and_bounds_travel_to_tighter_points(monkeypatch):
+    """A point whose own search ends badly (here: forced to the worst feasible assignment of its problem, found
+    by enumerating all 2^8 assignments) keeps its tighter neighbour's answer instead; and the bound proved at a
+    looser point holds for the tighter one (the spoilt point reports none and inherits its neighbour's)."""
+    import itertools
+
+    import spmopt.territory.solve as solve_mod
+    from spmopt.territory.evaluate import evaluate, violations
+
+    units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(8)], "x": [float(i) for i in range(8)], "y": 0.0,
+                          "current_territory": list("ABABABAB")})   # alternating: every other unit is misplaced
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "x": [0.0, 7.0], "y": [0.0, 0.0]})
+    p = make_problem(units, terr, balance={"count": 0.5})
+    real = solve_mod.solve_problem
+    spoilt = []
+
+    def worst_feasible(q):
+        ids, best = list(q.unit_ids), None
+        for combo in itertools.product(["A", "B"], repeat=len(ids)):
+            a = pd.Series(combo, index=pd.Index(ids, name="unit_id"))
+            if not violations(q, a):
+                cost = evaluate(q, a).objective
+                if best is None or cost > best[0]:
+                    best = (cost, a)
+        return best
+
+    def spoil(q, opts, **kw):
+        r = real(q, opts, **kw)
+        lim = q.max_disruption.get("count")
+        if lim is not None and not spoilt and 0.2 < lim < 0.4:   # one point in the middle of the ladder
+            cost, a = worst_feasible(q)
+            assert cost > r.objective + 1
+            spoilt.append(lim)
+            return dataclasses.replace(r.revised(assignment=a), bound=None, gap=None, status="feasible")
+        return r
+
+    monkeypatch.setattr(solve_mod, "solve_problem", spoil)
+    fr = disruption_frontier(p, SolveOptions(time_limit=30, mip_gap=1e-9), measure="count", points=5)
+    t = fr.table
+    k = int(np.flatnonzero(np.isclose(t["limit"], spoilt[0]))[0])
+    assert 0 < k < len(t) - 1
+    assert (np.diff(t["objective"]) <= 1e-9).all()
+    assert t["stage"].iloc[k] == "carried from the tighter point"
+    assert t["objective"].iloc[k] == pytest.approx(t["objective"].iloc[k - 1])
+    assert t["bound"].iloc[k] == pytest.approx(t["bound"].iloc[k + 1])     # inherited from the looser point
+    assert (t["bound"] <= t["objective"] + 1e-9).all()

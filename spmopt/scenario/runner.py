@@ -480,8 +480,6 @@ def better_from_frontier(alignment, frontier, mip_gap: float):
     own limit on that measure) at a lower objective than ``alignment`` — a time-limited solve can leave one
     behind. Its bound stays the request's own (a frontier point's bound holds only for its tighter problem), so
     the gap is honest. None when no point is better."""
-    import dataclasses
-
     from spmopt.territory.evaluate import evaluate
 
     p, m = alignment.problem, frontier.measure
@@ -490,17 +488,12 @@ def better_from_frontier(alignment, frontier, mip_gap: float):
     for r in frontier.alignments:
         if limit is not None and r.metrics.disruption[m] > limit + 1e-9:
             continue
-        met = evaluate(p, r.assignment)
-        if met.objective < alignment.objective * (1 - 1e-9) and (best is None or met.objective < best[1].objective):
-            best = (r, met)
+        obj = evaluate(p, r.assignment).objective
+        if obj < alignment.objective * (1 - 1e-9) and (best is None or obj < best[1]):
+            best = (r, obj)
     if best is None:
         return None
-    r, met = best
-    bound = alignment.bound
-    gap = None if bound is None or met.objective <= 0 else max(0.0, (met.objective - bound) / met.objective)
-    return dataclasses.replace(alignment, assignment=r.assignment, objective=met.objective, gap=gap, metrics=met,
-                               status="optimal" if gap is not None and gap <= mip_gap else "feasible",
-                               stage=f"{alignment.stage}+frontier")
+    return alignment.revised(assignment=best[0].assignment, stage=f"{alignment.stage}+frontier", mip_gap=mip_gap)
 
 
 __all__ = ["Inputs", "RunResult", "ScenarioError", "check_scenario", "default_store", "load_inputs",

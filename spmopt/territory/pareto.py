@@ -3,8 +3,10 @@
 Reviewers choose among alignments, so :func:`disruption_frontier` solves the alignment for a ladder of limits
 on the share of a measure moved away from the current alignment, from the least disruption any alignment
 meeting the other limits needs (found with the elastic model) up to the disruption of the unconstrained optimum.
-Each point is warm-started with the previous one, which is feasible for it (the limit only grows), so every point
-is at least as good as its predecessor and a time limit never loses a point.
+Each point is warm-started with the previous one, which is feasible for it (the limit only grows), and keeps that
+answer when its own search (cut by a time limit) ends worse: the frontier is monotone by construction, and a time
+limit never loses a point. Bounds travel the other way: a looser point's proved bound holds for every tighter
+point, so each point reports the best bound known for it, and its own status and gap.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
     rel, least = got
     lo = min(rel[f"disruption:{m}"] + 1e-6, hi)
     levels = np.unique(np.round(np.linspace(lo, hi, points), 9))
-    rows, results = [], []
+    results = []
     prev = least  # the least-disruption alignment: feasible for every point
     for k, lim in enumerate(levels):
         q = free.replace(max_disruption={**free.max_disruption, m: float(lim)})
@@ -71,12 +73,24 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
             r = solve_problem(q, opts, warm_start=prev)
         else:  # the limit is the unconstrained optimum's own disruption: that optimum is this point's answer
             r = dataclasses.replace(top, problem=q, metrics=evaluate(q, top.assignment))
+        # monotone by construction: the tighter point's answer is feasible here (the limit only grows), so a
+        # point never ends worse than its neighbour, whatever a time limit did to its own search
+        carried = evaluate(q, prev)
+        if carried.objective < r.objective * (1 - 1e-12) - 1e-12:
+            r = r.revised(assignment=prev, stage="carried from the tighter point", mip_gap=opts.mip_gap)
         prev = r.assignment
         results.append(r)
-        rows.append({"point": k + 1, "limit": float(lim), "disruption": r.metrics.disruption[m],
-                     "distance": r.metrics.distance, "objective": r.objective, "bound": r.bound, "gap": r.gap,
-                     "status": r.status, "units_moved": r.metrics.units_moved,
-                     **{f"max_dev_{b}": r.metrics.max_balance_deviation[b] for b in p.balance}})
         say(f"frontier point {k + 1}/{len(levels)}: at most {lim:.1%} of {m} moved → distance "
             f"{r.metrics.distance:,.6g} ({r.status}, gap {100 * (r.gap or 0):.2f} %)")
+    # bounds the other way: a looser point's optimum is at most a tighter one's, so its proved bound holds for
+    # every tighter point too (the tightest point, the hardest to prove, gains most)
+    for k in range(len(results) - 2, -1, -1):
+        nb = results[k + 1].bound
+        if nb is not None and (results[k].bound is None or nb > results[k].bound):
+            results[k] = results[k].revised(bound=nb, mip_gap=opts.mip_gap)
+    rows = [{"point": k + 1, "limit": float(lim), "disruption": r.metrics.disruption[m],
+             "distance": r.metrics.distance, "objective": r.objective, "bound": r.bound, "gap": r.gap,
+             "status": r.status, "stage": r.stage, "units_moved": r.metrics.units_moved,
+             **{f"max_dev_{b}": r.metrics.max_balance_deviation[b] for b in p.balance}}
+            for k, (lim, r) in enumerate(zip(levels, results, strict=True))]
     return Frontier(measure=m, table=pd.DataFrame(rows), alignments=results)

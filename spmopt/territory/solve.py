@@ -80,6 +80,22 @@ class Alignment:
         """Per territory: centre, units, each measure's total and % deviation from the mean, distance, moved."""
         return self.metrics.table
 
+    def revised(self, *, problem: AlignmentProblem | None = None, assignment: pd.Series | None = None,
+                bound: float | None = None, stage: str | None = None, mip_gap: float = 1e-4) -> Alignment:
+        """This answer for ``problem`` (default: its own) with another ``assignment`` (re-evaluated by the
+        independent evaluator) and/or a better proved ``bound``; gap and status follow from them. Callers pass
+        only what is valid: an assignment feasible for ``problem``, a bound proved for ``problem``."""
+        from spmopt.territory.evaluate import evaluate
+
+        q = problem or self.problem
+        a = self.assignment if assignment is None else assignment
+        met = evaluate(q, a)
+        b = self.bound if bound is None else (bound if self.bound is None else max(bound, self.bound))
+        gap = None if b is None else (0.0 if met.objective <= 0 else max(0.0, (met.objective - b) / met.objective))
+        status = "optimal" if gap is not None and gap <= mip_gap else "feasible"
+        return dataclasses.replace(self, problem=q, assignment=a, objective=met.objective, bound=b, gap=gap,
+                                   metrics=met, status=status, stage=stage or self.stage)
+
     def summary(self) -> dict[str, Any]:
         """Machine-readable summary (the ``summary.json`` contract)."""
         p, m = self.problem, self.metrics
