@@ -31,6 +31,8 @@ class _OneLineErrors(TyperGroup):
     other input error — not a usage block in a box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if standalone_mode:
+            _terminate_like_interrupt()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except _click_exc.NoArgsIsHelpError:
@@ -53,6 +55,20 @@ class _OneLineErrors(TyperGroup):
         return rv
 
 
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (a job runner's stop, ``timeout``) ends a command the way Ctrl-C does: the work is dropped, no
+    half-written output folder is left behind, worker processes are stopped."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:   # not the main thread (an embedding application): leave its handlers alone
+        pass
+
+
 def _usage_message(exc) -> str:
     """``--seed: must be a non-negative integer, got -1`` (the option's name first), and where to look."""
     ctx = getattr(exc, "ctx", None)
@@ -72,7 +88,7 @@ def _usage_message(exc) -> str:
 
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True,
                   help="spmopt: territory design, quotas and comp-plan simulation for sales performance management.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)   # messages are lines: never cut a path in two
 out_console = Console()
 
 
@@ -114,6 +130,19 @@ def _choice(*allowed: str):
             raise typer.BadParameter(f"must be one of {', '.join(allowed)}; got '{value}'")
         return None if value is None else value.strip().lower()
     return callback
+
+
+def _low_high(value):
+    """A ``LOW:HIGH`` option (a side may be empty), checked with the scenario file's own rule."""
+    if value is None:
+        return None
+    from spmopt.scenario.schema import _bounds
+
+    try:
+        _bounds(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
 
 
 def _iso_date(value):
@@ -783,9 +812,11 @@ def quota(
                                            help="l1 (least quota moved) | relative (least % moved).")] = "l1",
     over_assignment: Annotated[float, typer.Option(callback=NONNEG,
                                                    help="Σ quotas = target × (1 + this); 0.05 = 5 %.")] = 0.0,
-    growth: Annotated[str | None, typer.Option(metavar="LOW:HIGH", help="Growth vs history, fractions: "
-                                                                         "-0.05:0.25 (a side may be empty).")] = None,
-    ratio: Annotated[str | None, typer.Option(metavar="LOW:HIGH", help="Quota/potential bounds: 0.4:0.6.")] = None,
+    growth: Annotated[str | None, typer.Option(metavar="LOW:HIGH", callback=_low_high,
+                                               help="Growth vs history, fractions: -0.05:0.25 (a side may be "
+                                                    "empty).")] = None,
+    ratio: Annotated[str | None, typer.Option(metavar="LOW:HIGH", callback=_low_high,
+                                              help="Quota/potential bounds: 0.4:0.6.")] = None,
     floor: Annotated[float | None, typer.Option(callback=NONNEG, help="Lowest quota for everyone.")] = None,
     ceiling: Annotated[float | None, typer.Option(callback=POS, help="Highest quota for everyone.")] = None,
     fix: Annotated[list[str] | None, typer.Option(metavar="ID=QUOTA", help="Keep this quota, repeatable.")] = None,
@@ -949,18 +980,19 @@ def _money(v) -> str:
 @plan_app.command("check")
 def plan_check(
     file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
-    plot: Annotated[Path | None, typer.Option(help="Also write the payout curve to this PNG.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Also write the payout curve to this image (.png, .svg, "
+                                                   ".pdf).")] = None,
     quota: Annotated[float, typer.Option(callback=POS, help="Period quota used for the curve's scale.")] = 100_000.0,
 ) -> None:
     """Validate a plan file and describe it (exit code 2 and the file and key on error)."""
     import warnings
 
-    from spmopt.data.io import output_file
+    from spmopt.data.io import IMAGE_SUFFIXES, output_file
     from spmopt.plans import PlanWarning, load_plan
 
     with _command():
         if plot is not None:
-            output_file(plot, option="--plot")   # before the work: a bad place costs nothing
+            output_file(plot, option="--plot", suffixes=IMAGE_SUFFIXES)   # before the work
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlanWarning)
             p = load_plan(file)

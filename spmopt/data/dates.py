@@ -19,7 +19,8 @@ from pydantic import BeforeValidator
 
 from spmopt.errors import InputError
 
-ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})"
+                      r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$")
 HINT = "write dates as YYYY-MM-DD, e.g. 2026-07-01"
 
 
@@ -40,9 +41,13 @@ def date_problem(value: Any) -> tuple[dt.date | None, str | None]:
     if not m:
         return None, f"'{text}' is not an ISO date ({HINT}; day-first and month-first forms are ambiguous)"
     try:
-        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))), None
+        d = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError as exc:
         return None, f"'{text}' is not a date ({exc})"
+    hh, mm, ss = (int(g) if g else 0 for g in m.group(4, 5, 6))
+    if hh > 23 or mm > 59 or ss > 60:
+        return None, f"'{text}' is not a date (the time of day {m.group(4)}:{m.group(5)} does not exist)"
+    return d, None
 
 
 def parse_date(value: Any, *, what: str = "date", source: str | None = None, row: int | None = None,

@@ -56,14 +56,19 @@ def read_table(path: str | os.PathLike, *, sheet: str | int = 0, allow_empty: bo
     except pd.errors.EmptyDataError:
         raise InputError("the file is empty (no header row)", source=str(p)) from None
     except pd.errors.ParserError as exc:
+        q = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if q:   # pandas counts records from 0 with the header as record 0: a spreadsheet row is one more
+            raise InputError("a quote (\") opened in this row is never closed", source=str(p),
+                             row=int(q.group(1)) + 1) from None
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if m:
             raise InputError(f"row has {m.group(3)} fields but the header {m.group(1)} (a stray separator, or a "
                              "value with a separator that needs quotes)", source=str(p), row=int(m.group(2))) from None
         raise InputError(f"cannot read {kind} file: {_reason(exc)}", source=str(p)) from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"cannot read {kind} file: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
-                         "UTF-8 (CSV UTF-8 in Excel)", source=str(p)) from None
+        row, bad = _first_non_utf8(p)
+        raise InputError(f"not UTF-8 text ({bad or exc.reason}); save the file as UTF-8 (\"CSV UTF-8\" in Excel)",
+                         source=str(p), row=row) from None
     except Exception as exc:  # noqa: BLE001 — every reading failure is the file's problem: name it, no traceback
         raise InputError(f"cannot read {kind} file: {_reason(exc)}", source=str(p)) from None
     names = _header(header, records, str(p))
@@ -80,6 +85,17 @@ def read_table(path: str | os.PathLike, *, sheet: str | int = 0, allow_empty: bo
                                                                        " and blank rows)"), source=str(p))
     df.attrs["source"] = str(p)
     return df
+
+
+def _first_non_utf8(p: Path) -> tuple[int | None, str | None]:
+    """The first line of ``p`` that is not UTF-8 (its number, header = 1) and the offending byte."""
+    with open(p, "rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return n, f"byte 0x{line[exc.start]:02x} at character {exc.start + 1} of the row"
+    return None, None
 
 
 def _reason(exc: Exception) -> str:
@@ -262,17 +278,24 @@ OUTPUT_MARKER = ".spmopt-output.json"
 """Written into every output folder a command fills: it marks the folder as one that a later run may replace."""
 
 
-def output_file(path: str | os.PathLike, *, option: str = "--out") -> Path:
-    """Check, before any work, that a result file can be written at ``path`` (its folder is created if missing);
-    raise :class:`~spmopt.errors.InputError` naming the option and the path when not."""
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def output_file(path: str | os.PathLike, *, option: str = "--out", suffixes: tuple[str, ...] = ()) -> Path:
+    """Check, before any work, that a result file can be written at ``path`` (its folder is created if missing)
+    and, with ``suffixes``, that its name ends in one of them; raise :class:`~spmopt.errors.InputError` naming
+    the option and the path when not."""
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{option} {p} is a folder; give a file name")
-    _writable_folder(p.parent, option=option, target=p)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise InputError(f"{option} {p}: the name must end in {', '.join(suffixes)} (the format is read from it)")
+    writable_folder(p.parent, option=option, target=p)
     return p
 
 
-def _writable_folder(folder: Path, *, option: str, target: Path) -> None:
+def writable_folder(folder: Path, *, option: str, target: Path) -> None:
+    """Create ``folder`` if missing and check a file can be made in it; InputError naming ``option`` if not."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".spmopt-probe-", dir=folder)
@@ -312,7 +335,7 @@ class OutputFolder:
         if self.out.is_dir() and any(self.out.iterdir()) and not is_output_folder(self.out):
             raise InputError(f"{option} {self.out} holds files that spmopt did not write; choose an empty or new "
                              "folder (each run replaces its output folder as a whole)")
-        _writable_folder(self.out.parent, option=option, target=self.out)
+        writable_folder(self.out.parent, option=option, target=self.out)
         try:
             self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.partial-", dir=self.out.parent))
         except OSError as exc:

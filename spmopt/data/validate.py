@@ -143,6 +143,20 @@ def _is_numeric_column(s: pd.Series) -> bool:
     return bool(pd.to_numeric(present, errors="coerce").notna().all())
 
 
+def _refuse_stray_text(df: pd.DataFrame, col: str, source: str) -> None:
+    """A column of numbers with a few text cells (``oops`` in a workload column) would be read as a label column
+    and the measure would vanish from every table without a word: refuse it, naming the first text cell. A
+    column counts as numbers when at least half of its filled cells (and two or more) are numbers."""
+    present = [(r, v) for r, v in zip(_rows(df), df[col], strict=True) if not _is_missing(v)]
+    parsed = pd.to_numeric(pd.Series([v for _, v in present], dtype=object), errors="coerce")
+    n_num = int(parsed.notna().sum())
+    if n_num >= 2 and 2 * n_num >= len(present):
+        r, v = present[int(np.flatnonzero(parsed.isna().to_numpy())[0])]
+        raise InputError(f"'{v}' is not a number, but {n_num} of the column's {len(present)} filled cells are: fix "
+                         "the cell (a measure), or write the column as text throughout (a label)", source=source,
+                         row=int(r), column=col, value=v)
+
+
 def coordinate_system(df: pd.DataFrame, source: str) -> str | None:
     """``'latlon'``, ``'xy'`` or ``None`` from the columns present; half a pair is an error."""
     has = {c: c in df.columns for c in ("lat", "lon", "x", "y")}
@@ -244,6 +258,7 @@ def validate_units(
             out[c] = pd.to_numeric(df[c], errors="coerce").astype(float).to_numpy()
             numeric.append(c)
         else:
+            _refuse_stray_text(df, c, source)
             out[c] = df[c].to_numpy()
     for m in measures:
         if m not in df.columns and m != COUNT_MEASURE:

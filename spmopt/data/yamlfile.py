@@ -104,4 +104,6 @@ def read_yaml(path: str | os.PathLike, *, what: str = "YAML file", error: type[I
                     source=str(p)) from None
     except OSError as exc:
         raise error(f"cannot read the {what}: {exc.strerror or exc}", source=str(p)) from None
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise error(f"the {what} is empty", source=str(p))
     return load_yaml(text, source=str(p), error=error, node=node)

@@ -220,6 +220,9 @@ def backtest_plan(plan: Plan, actuals: pd.DataFrame, quotas: pd.DataFrame, *,
         raise InputError("no credited rows (the file has a header only)", source=a_src)
     known = sorted(actuals["measure"].unique())
     rev = revenue_measure or plan.primary_measure
+    if revenue_measure is not None and revenue_measure not in known:   # given by the caller, not the plan
+        raise InputError(f"revenue measure '{revenue_measure}' (--revenue-measure) is not a measure of {a_src} "
+                         f"(measures there: {', '.join(known) or 'none'})")
     direct = {c.measure for c in plan.components if c.type in ("quota_bonus", "commission", "gate")}
     for m in [*plan.used_measures(), *([rev] if rev else [])]:
         if m not in known:

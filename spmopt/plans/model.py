@@ -28,6 +28,7 @@ components also deliver target incentive and a plan may deliberately pay more or
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import warnings
@@ -287,6 +288,7 @@ class Draw(_Component):
 
 Component = Annotated[QuotaBonus | Commission | Gate | Spiff | Draw, Field(discriminator="type")]
 KINDS = ("quota_bonus", "commission", "gate", "spiff", "draw")
+COMPONENT_MODELS = (QuotaBonus, Commission, Gate, Spiff, Draw)
 EARNING = ("quota_bonus", "commission", "spiff")
 
 
@@ -454,6 +456,19 @@ def _key(loc: tuple) -> str:
     return out
 
 
+def _known_keys(err: dict) -> list[str]:
+    """Keys that the model at an error's location accepts (for 'did you mean'); top level: the plan's."""
+    loc = err.get("loc", ())
+    model: Any = Plan
+    if len(loc) >= 3 and loc[0] == "components" and isinstance(loc[2], str):   # components[i].<type>.key
+        model = next((m for m in COMPONENT_MODELS if m.model_fields["type"].default == loc[2]), None)
+    elif len(loc) != 1:
+        return []
+    if model is None:
+        return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
 def _message(err: dict) -> str:
     msg = err.get("msg", "invalid")
     for prefix in ("Value error, ", "Assertion failed, "):
@@ -461,13 +476,18 @@ def _message(err: dict) -> str:
             msg = msg[len(prefix):]
     if err.get("type") == "extra_forbidden":
         msg = "unknown key"
+        name, known = str(err.get("loc", ("",))[-1]), _known_keys(err)
+        near = difflib.get_close_matches(name, known, n=1)
+        if near:
+            msg += f" (did you mean '{near[0]}'?)"
     if err.get("type") == "union_tag_invalid":
         msg = f"unknown component type {err.get('input', {}).get('type')!r} (use one of {', '.join(KINDS)})"
     if err.get("type") == "union_tag_not_found":
         msg = f"a component needs 'type' (one of {', '.join(KINDS)})"
     if err.get("type") == "missing":
         msg = "required key is missing"
-    elif "input" in err and err.get("type") not in ("union_tag_invalid", "union_tag_not_found", "model_type"):
+    elif "input" in err and err.get("type") not in ("union_tag_invalid", "union_tag_not_found", "model_type",
+                                                    "extra_forbidden"):
         inp = err["input"]
         if not isinstance(inp, dict | list):
             msg += f" (got {inp!r})"
@@ -482,7 +502,9 @@ def plan_from_dict(data: Any, *, source: str | None = None) -> Plan:
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
-        errs = exc.errors()
+        # a misspelt key shows as two problems, the unknown key and the required one it should have been: name
+        # the unknown key first, with the nearest known name
+        errs = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
         first = errs[0]
         key = _key(tuple(first["loc"]))
         msg = _message(first)

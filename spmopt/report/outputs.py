@@ -34,7 +34,7 @@ def save_figure(fig, path: Path) -> Path:
 
     fd, tmp = tempfile.mkstemp(prefix=".fig.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".").lower() or "png")
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     plt.close(fig)

@@ -333,7 +333,14 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
     """Run every stage of ``scn`` and write ``out`` (see the module docstring). ``store`` is the run store
     (``True``: ``runs.duckdb`` beside ``out``; ``None``/``False``: none). ``progress`` gets a message per step,
     ``sim_progress(done, total)`` the simulation's trials. Errors carry the failing stage as ``exc.stage``."""
-    from spmopt.data.io import OUTPUT_MARKER, is_output_folder, swap_into_place, write_json_atomic
+    from spmopt.data.io import (
+        OUTPUT_MARKER,
+        is_output_folder,
+        output_file,
+        swap_into_place,
+        writable_folder,
+        write_json_atomic,
+    )
     from spmopt.report.outputs import write_alignment, write_frontier, write_quotas, write_simulation
     from spmopt.solver import SolveOptions
 
@@ -342,12 +349,15 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not is_output_folder(out):
-        raise InputError(f"{out} holds files that are not a scenario run (no scenario run.json); choose an empty or "
-                         "new folder — a run replaces its output folder")
+        raise InputError(f"--out {out} holds files that are not a scenario run (no scenario run.json); choose an "
+                         "empty or new folder — a run replaces its output folder")
+    writable_folder(out.parent, option="--out", target=out)   # before the work: nothing is lost to a bad place
     store_path = default_store(out) if store is True else (Path(store) if store else None)
     if store_path is not None and store_path.resolve().is_relative_to(out.resolve()):
         raise InputError(f"the run store {store_path} is inside the output folder {out}, which each run replaces; "
                          "keep it beside the folder (the default)")
+    if store_path is not None and not store_path.is_file():
+        output_file(store_path, option="--store")
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     digest = scn.content_hash()

@@ -465,6 +465,8 @@ def parse_changes(items: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ScenarioError(f"--set expects KEY=VALUE such as simulate.trials=200, got '{item}'")
+        if key.strip() in out:
+            raise ScenarioError(f"--set {key.strip()} is given twice; give each setting once")
         try:
             out[key.strip()] = yaml.load(value, Loader=_Loader)  # noqa: S506 — a safe loader
         except yaml.YAMLError as exc:

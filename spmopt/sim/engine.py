@@ -20,6 +20,7 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from spmopt.errors import InputError
 from spmopt.plans.model import Plan
 from spmopt.sim.behaviour import Behaviour
 from spmopt.sim.des import DesModel
@@ -239,7 +240,9 @@ def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | No
     names = [p.name for p in plans]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
-        raise ValueError(f"two plans are both called '{dup}': give them different names")
+        files = [p.source or "<plan>" for p in plans if p.name == dup]
+        raise InputError(f"two plans are both called '{dup}' ({' and '.join(files)}): give them different names "
+                         "(the name labels the outputs)")
     if engine == "auto":
         engine = "vector" if behaviour.mode == "none" else "des"
     if engine not in ("des", "vector"):
