@@ -288,6 +288,8 @@ def align(
             raise InputError(f"--pareto: supports 'disruption' only, got '{pareto}'")
         if regions == 1:
             raise InputError("--regions: must be 0 (off) or at least 2, got 1")
+        if territories is not None and k is not None:
+            raise InputError("give --territories (fixed centres) or --k (centres chosen among the units), not both")
         if add_where is not None and not add_territories:
             raise InputError("--add-where picks the centres of --add-territories; give --add-territories N")
         what_if = {}
@@ -852,6 +854,11 @@ def quota(
             raise InputError("give --units (with --assignment) or --reps, one of the two")
         if reps is not None and (assignment is not None or territories is not None):
             raise InputError("--assignment and --territories go with --units, not --reps")
+        from spmopt.scenario.schema import BLEND_PARTS
+
+        for part in parse_pairs(weights, "--weight"):
+            if part not in BLEND_PARTS:
+                raise InputError(f"--weight: '{part}' is not a part of the blend (parts: {', '.join(BLEND_PARTS)})")
     with _command(out, "quota") as folder:
         if (units is None) == (reps is None):
             raise InputError("give --units (with --assignment) or --reps, one of the two")
@@ -949,6 +956,13 @@ def quota_relief_cmd(
     with _command():
         if (period_start is None) != (period_end is None):
             raise InputError("give both --period-start and --period-end, or neither")
+        year = effective[:4]
+        start, end = (period_start, period_end) if period_start else (f"{year}-01-01", f"{year}-12-31")
+        if end < start:   # ISO dates compare as text
+            raise InputError(f"--period-end {end} is before --period-start {start}")
+        if not start <= effective <= end:
+            raise InputError(f"--effective {effective} is outside the quota period {start} – {end}"
+                             + ("" if period_start else " (the calendar year; --period-start/--period-end set it)"))
     with _command(out, "quota-relief") as folder:
         r = quota_relief(read_table(units), read_table(quotas), read_table(after), effective,
                          before=None if before is None else read_table(before), basis=basis,
