@@ -217,7 +217,9 @@ def test_neighbour_cuts_listed_by_hand_and_limited_to_a_model_s_pairs(line_units
 def test_single_unit_cuts_with_chosen_centres_cover_every_candidate():
     """With --k every unit is a candidate centre: the cuts x_ij ≤ Σ_(v∈N(i)) x_vj are listed per candidate
     column (was an IndexError on Nebraska, Iowa and Kansas: one root per territory indexed by candidate). On a
-    3 × 3 grid every candidate j has a cut for each of the other 8 units, none for its own centre."""
+    3 × 3 grid with ±50 % on w (at most 4.5 units a territory), a unit joins a centre only if a path of at most
+    4 units links them: all pairs but the 4 (ordered) opposite corners, 77 of 81; minus the 9 centres' own
+    pairs, 68 cuts."""
     from spmopt.territory.contiguity import neighbour_cuts
 
     units = pd.DataFrame({"unit_id": [f"g{r}{c}" for r in range(3) for c in range(3)],
@@ -227,10 +229,40 @@ def test_single_unit_cuts_with_chosen_centres_cover_every_candidate():
         [(f"g{r}{c}", f"g{r + 1}{c}") for r in range(2) for c in range(3)]
     p = make_problem(units, k=3, balance={"w": 0.5}, contiguity=adjacency_frame(pairs))
     cuts = neighbour_cuts(p, p.contiguity.graph)
-    assert len(cuts) == 9 * 8
+    assert int(p.allowed().sum()) == 77 and not p.allowed()[0, 8] and not p.allowed()[2, 6]
+    assert len(cuts) == 68
     centre = p.centre_index()
     assert all(i != centre[j] for j, i, _, _ in cuts)
     r = spmopt.align(units, k=3, balance={"w": 0.5}, contiguity=adjacency_frame(pairs), time_limit=30)
     assert r.status == "optimal"
     # by hand: three rows of three around their middles cost 3 × 2 = 6, the least for 3 connected trios
     assert r.objective == pytest.approx(6.0)
+
+
+def test_within_reach_by_hand():
+    """Lightest paths on a line a–b–c–d–e of weights 1, 0, 5, 1, 1: from a they weigh a 1, b 1 (a unit of
+    weight 0 still conducts), c 6, d 7, e 8, so under an upper limit of 6.5 a territory rooted at a cannot hold
+    d or e; rooted at e under 10 it can hold everything; a column without a root is not restricted."""
+    from spmopt.territory.contiguity import within_reach
+
+    g = nx.path_graph(list("abcde"))
+    w = np.array([1.0, 0.0, 5.0, 1.0, 1.0])
+    ok = within_reach(g, list("abcde"), {0: 0, 1: 4}, {"m": w}, {"m": np.array([6.5, 10.0, 1.0])}, 3)
+    assert ok[:, 0].tolist() == [True, True, True, False, False]
+    assert ok[:, 1].all() and ok[:, 2].all()
+    # exactly at the limit is allowed: c from a weighs 6
+    ok = within_reach(g, list("abcde"), {0: 0}, {"m": w}, {"m": np.array([6.0])}, 1)
+    assert ok[:, 0].tolist() == [True, True, True, False, False]
+
+
+def test_a_unit_out_of_every_territorys_reach_is_diagnosed():
+    """Seven units on a line, both centres at one end (a, b), at most 1.2 × 3.5 = 4.2 units a territory: the
+    paths to f hold 6 units from a and 5 from b, to g 7 and 6, beyond any connected territory (exit 3, family
+    contiguity)."""
+    ids = list("abcdefg")
+    units = pd.DataFrame({"unit_id": ids, "x": np.arange(7.0), "y": 0.0})
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "center_unit": ["a", "b"]})
+    pairs = list(zip(ids[:-1], ids[1:], strict=True))
+    with pytest.raises(InfeasibleError, match=r"unit 'f' cannot be assigned: every path.*\(2 unit\(s\) like") as err:
+        spmopt.align(units, terr, balance={"count": 0.2}, contiguity=adjacency_frame(pairs), time_limit=10)
+    assert err.value.family == "contiguity"

@@ -35,7 +35,7 @@ def _session(sid: int) -> dict[int, tuple[int, float]]:
     return out
 
 
-@pytest.mark.parametrize("to", ["process", "group"])
+@pytest.mark.parametrize("to", ["process", pytest.param("group", marks=pytest.mark.slow)])
 def test_ctrl_c_stops_every_worker_at_once_and_writes_nothing(tmp_path, to):
     """``process``: SIGINT to the command only (``kill -INT``, a job runner); ``group``: to the whole process group,
     as a terminal's Ctrl-C does. Each worker holds a chunk of 1,500 event-simulated years (minutes of work)."""

@@ -106,7 +106,8 @@ def test_recombination_never_beats_enumeration_and_never_worsens(seed):
     assert evaluate(p, out).objective >= best - 1e-6
 
 
-@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
 def test_tight_two_measure_balance_with_contiguity_is_reached(seed):
     """±5 % on potential and workload with every territory connected: the nearest-root start is far out of
     balance, the heuristic must come back feasible, contiguous and with the roots in place."""

@@ -70,6 +70,7 @@ class AlignmentProblem:
     contiguity: Contiguity | None = None
     must_open: frozenset = frozenset()
     closed: frozenset = frozenset()
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)   # derived data, per problem
 
     def __post_init__(self) -> None:
         for name in ("balance", "capacity", "limits", "max_disruption", "disruption_price"):
@@ -158,7 +159,40 @@ class AlignmentProblem:
         return s[s.notna()]
 
     def allowed(self) -> np.ndarray:
-        """Boolean |I|×|J| mask of A."""
+        """Boolean |I|×|J| mask of A: finite distance, locks and closed territories, and with contiguity the pairs
+        within reach (:meth:`reach`)."""
+        reach = self.reach()
+        ok = self.assignable()
+        return ok if reach is None else ok & reach
+
+    def reach(self) -> np.ndarray | None:
+        """With contiguity and rooted territories: the pairs (i, j) for which some path from j's root to i stays
+        within j's upper limits on every limited measure (see
+        :func:`~spmopt.territory.contiguity.within_reach`); no connected answer uses any other pair. None when
+        it does not apply (no contiguity, no root, no upper limit) or would be too large to tabulate."""
+        if "reach" not in self._memo:
+            self._memo["reach"] = self._reach()
+        return self._memo["reach"]
+
+    def _reach(self) -> np.ndarray | None:
+        from spmopt.territory.contiguity import roots, within_reach
+
+        if self.contiguity is None:
+            return None
+        r = roots(self)
+        measures = list(dict.fromkeys([*self.balance, *self.limited_measures()]))
+        if not r or not measures or len(r) * self.n_units > 20_000_000:
+            return None
+        col = {t: j for j, t in enumerate(self.territory_ids)}
+        pos = {u: i for i, u in enumerate(self.unit_ids)}
+        rooted = {col[t]: pos[u] for t, u in r.items()}
+        weights = {m: self.measure(m) for m in measures}
+        upper = {m: _upper_limits(self, m) for m in measures}
+        return within_reach(self.contiguity.graph, list(self.unit_ids), rooted, weights, upper,
+                            len(self.territory_ids))
+
+    def assignable(self) -> np.ndarray:
+        """Boolean |I|×|J| mask of the pairs allowed before contiguity: finite distance, locks, closed."""
         ok = np.isfinite(self.distance).copy()
         if self.closed:
             ok[:, pd.Index(self.territory_ids).isin(list(self.closed))] = False
@@ -525,6 +559,13 @@ def _check_assignment(p: AlignmentProblem, ok: np.ndarray) -> None:
         return
     uid = p.unit_ids[none[0]]
     locks = p.locks()
+    if p.assignable()[none[0]].any():   # it has territories, but every connected one holding it is too big
+        ms = ", ".join(f"'{m}'" for m in dict.fromkeys([*p.balance, *p.limited_measures()]))
+        raise InfeasibleError(
+            f"unit '{uid}' cannot be assigned: every path from a territory's centre to it carries more {ms} than "
+            f"the territory may hold, so no connected territory can take it ({len(none)} unit(s) like this); "
+            "relax the upper limits (balance tolerance or capacity), add adjacency, or drop contiguity",
+            family="contiguity")
     if uid in locks.index:
         why, fix = (f"its locked territory '{locks[uid]}' has no distance to it",
                     f"add a distance row ({uid}, {locks[uid]}) or clear its locked_territory")
