@@ -231,6 +231,9 @@ def separator_cuts(p, graph: nx.Graph, assignment: pd.Series) -> list[tuple[int,
     r = roots(p)
     col = {t: j for j, t in enumerate(p.territory_ids)}
     pos = {u: i for i, u in enumerate(p.unit_ids)}
+    allowed = p.allowed()
+    # the other territories of the answer with a known root: N(C) separates C from their roots too
+    rooted = [(col[t], r[t]) for t in dict.fromkeys(assignment.dropna()) if t in r and t in col]
     cuts = []
     for t, pieces in territory_pieces(graph, assignment).items():
         if len(pieces) < 2:
@@ -252,6 +255,13 @@ def separator_cuts(p, graph: nx.Graph, assignment: pd.Series) -> list[tuple[int,
             sep = sorted(pos[v] for v in border)
             for u in piece:
                 cuts.append((col[t], pos[u], b, sep))
+            # x_aj ≤ Σ_{v∈N(C)} x_vj holds for every territory j whose root lies outside C ∪ N(C), not only the
+            # one that fell apart: with chosen centres this stops the piece joining any other centre across
+            # the same border (as in Validi, Buchanan & Lykhovyd 2022, for every open centre)
+            for j, root in rooted:
+                if j == col[t] or root in piece or root in border:
+                    continue
+                cuts.extend((j, pos[u], None, sep) for u in piece if allowed[pos[u], j])
     return cuts
 
 
