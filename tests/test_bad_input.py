@@ -8,8 +8,7 @@ get ``--out out`` pre-filled with the files of an earlier successful run of the 
 folder (that ``out/``, any ``.out.partial-*`` sibling, every input) must be byte-for-byte unchanged afterwards.
 
 Each subprocess costs start-up time, so the inputs are tiny (the 7-unit line case of conftest.py, 20 simulated
-trials on one worker) and the pure extra cases are marked ``slow``. A case may carry ``xfail`` (strict) for a
-behaviour known to be wrong, with the reason; none does today.
+trials on one worker) and the pure extra cases are marked ``slow``.
 
 Three hypothesis properties at the end check the same rules in-process over random inputs.
 """
@@ -223,7 +222,6 @@ class Case:
     prefill: str | None = None                # command whose earlier output is put in ./out first
     max_wall: float | None = None
     slow: bool = False
-    xfail: str | None = None
     kind: str | None = None                   # the error line's prefix; default from the exit code
     marks: list = field(default_factory=list)
 
@@ -694,8 +692,6 @@ def _params():
         marks = list(c.marks)
         if c.slow:
             marks.append(pytest.mark.slow)
-        if c.xfail:
-            marks.append(pytest.mark.xfail(reason=c.xfail, strict=True))
         yield pytest.param(c, id=c.id, marks=marks)
 
 
