@@ -257,12 +257,14 @@ def test_within_reach_by_hand():
 
 def test_a_unit_out_of_every_territorys_reach_is_diagnosed():
     """Seven units on a line, both centres at one end (a, b), at most 1.2 × 3.5 = 4.2 units a territory: the
-    paths to f hold 6 units from a and 5 from b, to g 7 and 6, beyond any connected territory (exit 3, family
-    contiguity)."""
+    paths to f hold 6 units from a and 5 from b, to g 7 and 6, beyond any connected territory. Exit 3 before any
+    solve, with the tolerance that brings f in reach of b: 5 / 3.5 − 1 = 42.857… %, shown rounded up."""
     ids = list("abcdefg")
     units = pd.DataFrame({"unit_id": ids, "x": np.arange(7.0), "y": 0.0})
     terr = pd.DataFrame({"territory_id": ["A", "B"], "center_unit": ["a", "b"]})
     pairs = list(zip(ids[:-1], ids[1:], strict=True))
-    with pytest.raises(InfeasibleError, match=r"unit 'f' cannot be assigned: every path.*\(2 unit\(s\) like") as err:
+    with pytest.raises(InfeasibleError, match=r"unit 'f' cannot be assigned: every path.*\(2 unit\(s\) like"
+                                              r".*'count' to at least ±42\.86%") as err:
         spmopt.align(units, terr, balance={"count": 0.2}, contiguity=adjacency_frame(pairs), time_limit=10)
-    assert err.value.family == "contiguity"
+    assert err.value.family == "balance"
+    assert err.value.suggestion["balance"]["count"] == pytest.approx(0.4286)

@@ -154,7 +154,10 @@ def test_auto_path_on_a_large_request_reports_an_honest_bound():
     r = solve_problem(p, SolveOptions(time_limit=40, mip_gap=1e-3))
     check_alignment(p, r.assignment)
     c = r.options["candidates"]
-    assert c["per_unit"] >= 3 and c["pairs"] < p.n_units * 100
+    # restricted to candidates (AUTO_CANDIDATES = 2 per unit; since the widening rule of stop 22 it widens only
+    # when three more rounds like the last fit in the time left, which 40 s on this case does not give — this
+    # slow test had asserted ≥ 3 and failed at 126d62d too, unnoticed while CI skipped the slow tests)
+    assert c["per_unit"] >= 2 and c["pairs"] < p.n_units * 100
     lp = lp_bound(p, k=4, time_limit=120)
     assert lp.complete
     assert c["lagrangian_bound"] <= lp.value + 1e-6 * abs(lp.value)

@@ -70,6 +70,7 @@ class AlignmentProblem:
     contiguity: Contiguity | None = None
     must_open: frozenset = frozenset()
     closed: frozenset = frozenset()
+    reach_fixing: bool = True   # drop pairs out of reach (contiguity); off in the elastic diagnosis of upper limits
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)   # derived data, per problem
 
     def __post_init__(self) -> None:
@@ -177,7 +178,7 @@ class AlignmentProblem:
     def _reach(self) -> np.ndarray | None:
         from spmopt.territory.contiguity import roots, within_reach
 
-        if self.contiguity is None:
+        if self.contiguity is None or not self.reach_fixing:
             return None
         r = roots(self)
         measures = list(dict.fromkeys([*self.balance, *self.limited_measures()]))
@@ -560,12 +561,7 @@ def _check_assignment(p: AlignmentProblem, ok: np.ndarray) -> None:
     uid = p.unit_ids[none[0]]
     locks = p.locks()
     if p.assignable()[none[0]].any():   # it has territories, but every connected one holding it is too big
-        ms = ", ".join(f"'{m}'" for m in dict.fromkeys([*p.balance, *p.limited_measures()]))
-        raise InfeasibleError(
-            f"unit '{uid}' cannot be assigned: every path from a territory's centre to it carries more {ms} than "
-            f"the territory may hold, so no connected territory can take it ({len(none)} unit(s) like this); "
-            "relax the upper limits (balance tolerance or capacity), add adjacency, or drop contiguity",
-            family="contiguity")
+        raise _out_of_reach(p, int(none[0]), len(none))
     if uid in locks.index:
         why, fix = (f"its locked territory '{locks[uid]}' has no distance to it",
                     f"add a distance row ({uid}, {locks[uid]}) or clear its locked_territory")
@@ -573,6 +569,46 @@ def _check_assignment(p: AlignmentProblem, ok: np.ndarray) -> None:
         why, fix = "no territory has a distance to it", "add distance rows (or coordinates) for each"
     raise InfeasibleError(f"unit '{uid}' cannot be assigned: {why} ({len(none)} unit(s) like this); {fix}",
                           family="assignment")
+
+
+def _out_of_reach(p: AlignmentProblem, i: int, count: int) -> InfeasibleError:
+    """Unit i is in no territory's reach: every path from a centre to it outweighs the territory's upper limit
+    on some measure. The least upper limit that brings it in reach of one territory, per measure: the
+    lightest path to the nearest centre on that measure (balance: as a tolerance, capacity: as an amount) — a
+    relaxation that every answer needs, though more may be needed."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    from spmopt.territory.contiguity import roots
+
+    uid = p.unit_ids[i]
+    pos = {u: k for k, u in enumerate(p.unit_ids)}
+    col = {t: j for j, t in enumerate(p.territory_ids)}
+    rooted = [(col[t], pos[u]) for t, u in roots(p).items() if p.assignable()[i, col[t]]]
+    e = np.array([(pos[a], pos[b]) for a, b in p.contiguity.graph.edges() if a in pos and b in pos], dtype=np.int64)
+    src, dst = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+    fixes, suggestion = [], {}
+    for m in dict.fromkeys([*p.balance, *p.limited_measures()]):
+        w = p.measure(m)
+        eps = 1e-12 * max(float(np.max(w)), 1.0)
+        d = dijkstra(csr_matrix((w[dst] + eps, (src, dst)), shape=(len(w), len(w))), directed=True, indices=i)
+        need = min((float(w[i] + d[r]) for _, r in rooted), default=np.inf)
+        upper = _upper_limits(p, m)
+        if not np.isfinite(need) or need <= min(upper[j] for j, _ in rooted) * (1 + 1e-9):
+            continue
+        if m in p.balance and need > (1 + p.balance[m]) * p.mean(m) * (1 + 1e-9):
+            tau = _share_up(need / p.mean(m) - 1, 4)
+            fixes.append(f"the tolerance on '{m}' to at least ±{100 * tau:.2f}%")
+            suggestion.setdefault("balance", {})[m] = tau
+        else:
+            fixes.append(f"the upper limit on '{m}' (capacity or max_{m}) to at least {_num(_up(need))}")
+            suggestion.setdefault("capacity", {})[m] = _up(need)
+    family = "balance" if "balance" in suggestion else ("capacity" if suggestion else "contiguity")
+    return InfeasibleError(
+        f"unit '{uid}' cannot be assigned: every path from a territory's centre to it carries more than the "
+        f"territory may hold, so no connected territory can take it ({count} unit(s) like this); raise "
+        + (" and ".join(fixes) or "the upper limits") + " (needed to reach it; more may be needed), add adjacency, "
+        "or drop contiguity", family=family, suggestion=suggestion)
 
 
 def _grain(w: np.ndarray) -> float:

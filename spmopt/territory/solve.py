@@ -629,6 +629,8 @@ def _solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cu
     proved the smallest)."""
     from spmopt.territory.contiguity import separator_cuts
 
+    if any(not f.startswith("disruption") for f in relax):
+        p = p.replace(reach_fixing=False)   # the pairs out of reach were judged on the limits being relaxed
     am = build_model(p, relax=relax)
     am.add_neighbour_cuts()
     am.add_contiguity_cuts(cuts)
