@@ -157,29 +157,42 @@ def roots(p) -> dict:
     return {}
 
 
+def path_weights(graph: nx.Graph, unit_ids, w: np.ndarray, sources: np.ndarray,
+                 limit: float = np.inf) -> np.ndarray:
+    """Lightest node-weighted paths: (len(sources), n) array of min over paths π from each source unit to each
+    unit of Σ_{v∈π} w_v, both ends included (``inf`` where unreachable, or beyond ``limit``). Never overstated:
+    the tiny weight that keeps units of weight 0 conducting (csgraph drops zero-weight arcs) is taken back."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    n = len(unit_ids)
+    pos = {u: i for i, u in enumerate(unit_ids)}
+    e = np.array([(pos[a], pos[b]) for a, b in graph.edges() if a in pos and b in pos], dtype=np.int64)
+    sources = np.asarray(sources, dtype=np.int64)
+    if not len(e):
+        out = np.full((len(sources), n), np.inf)
+        out[np.arange(len(sources)), sources] = w[sources]
+        return out
+    src, dst = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+    eps = 1e-12 * max(float(np.max(w)), 1.0)
+    g = csr_matrix((w[dst] + eps, (src, dst)), shape=(n, n))
+    d = dijkstra(g, directed=True, indices=sources, limit=limit + eps * n)
+    return np.atleast_2d(d) + w[sources][:, None] - eps * n
+
+
 def within_reach(graph: nx.Graph, unit_ids, roots: dict[int, int], weights: dict[str, np.ndarray],
                  upper: dict[str, np.ndarray], n_cols: int) -> np.ndarray:
     """Which unit–territory pairs a connected territory within its upper limits can hold (n × J mask).
 
     A territory that holds its root r and unit i and is connected holds a whole path from r to i, so its size on
-    a measure m ≥ 0 is at least the lightest such path, Σ w_m over the path's units (node-weighted shortest
-    path). Where that exceeds the territory's upper limit U_jm (balance (1+τ)μ, capacity, max_<m>), x_ij = 0 in
+    a measure m ≥ 0 is at least the lightest such path, Σ w_m over the path's units (:func:`path_weights`).
+    Where that exceeds the territory's upper limit U_jm (balance (1+τ)μ, capacity, max_<m>), x_ij = 0 in
     every feasible answer (the distance-based fixing of Validi, Buchanan & Lykhovyd 2022). ``roots``: column j →
     unit index of its root; columns without a root allow everything. ``weights``/``upper``: per measure, the
     units' values (n,) and each column's upper limit (J,)."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
-
-    n = len(unit_ids)
-    ok = np.ones((n, n_cols), dtype=bool)
+    ok = np.ones((len(unit_ids), n_cols), dtype=bool)
     if not roots:
         return ok
-    pos = {u: i for i, u in enumerate(unit_ids)}
-    e = np.array([(pos[a], pos[b]) for a, b in graph.edges() if a in pos and b in pos], dtype=np.int64)
-    if not len(e):
-        return ok
-    src = np.concatenate([e[:, 0], e[:, 1]])
-    dst = np.concatenate([e[:, 1], e[:, 0]])
     cols = np.fromiter(roots, dtype=np.int64)
     rows = np.fromiter(roots.values(), dtype=np.int64)
     for m, w in weights.items():
@@ -187,13 +200,9 @@ def within_reach(graph: nx.Graph, unit_ids, roots: dict[int, int], weights: dict
         if not np.isfinite(u).any():
             continue
         scale = max(float(np.max(w)), 1.0)
-        eps = 1e-12 * scale   # csgraph drops zero-weight arcs: units of measure 0 still conduct
-        g = csr_matrix((w[dst] + eps, (src, dst)), shape=(n, n))
         lim = float(np.max(np.where(np.isfinite(u), u, 0.0)))
-        d = dijkstra(g, directed=True, indices=rows, limit=lim + eps * n + 1e-9 * scale)   # (roots, n)
-        path = d + w[rows][:, None] - eps * n    # lightest path weight, never overstated
-        too_heavy = path > u[:, None] * (1 + 1e-9) + 1e-9 * scale
-        ok[:, cols] &= ~too_heavy.T
+        path = path_weights(graph, unit_ids, w, rows, limit=lim + 1e-9 * scale)   # (roots, n)
+        ok[:, cols] &= ~(path > u[:, None] * (1 + 1e-9) + 1e-9 * scale).T
     return ok
 
 

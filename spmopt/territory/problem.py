@@ -576,23 +576,16 @@ def _out_of_reach(p: AlignmentProblem, i: int, count: int) -> InfeasibleError:
     on some measure. The least upper limit that brings it in reach of one territory, per measure: the
     lightest path to the nearest centre on that measure (balance: as a tolerance, capacity: as an amount) — a
     relaxation that every answer needs, though more may be needed."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
-
-    from spmopt.territory.contiguity import roots
+    from spmopt.territory.contiguity import path_weights, roots
 
     uid = p.unit_ids[i]
     pos = {u: k for k, u in enumerate(p.unit_ids)}
     col = {t: j for j, t in enumerate(p.territory_ids)}
     rooted = [(col[t], pos[u]) for t, u in roots(p).items() if p.assignable()[i, col[t]]]
-    e = np.array([(pos[a], pos[b]) for a, b in p.contiguity.graph.edges() if a in pos and b in pos], dtype=np.int64)
-    src, dst = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
     fixes, suggestion = [], {}
     for m in dict.fromkeys([*p.balance, *p.limited_measures()]):
-        w = p.measure(m)
-        eps = 1e-12 * max(float(np.max(w)), 1.0)
-        d = dijkstra(csr_matrix((w[dst] + eps, (src, dst)), shape=(len(w), len(w))), directed=True, indices=i)
-        need = min((float(w[i] + d[r]) for _, r in rooted), default=np.inf)
+        d = path_weights(p.contiguity.graph, list(p.unit_ids), p.measure(m), np.array([i]))[0]  # symmetric
+        need = min((float(d[r]) for _, r in rooted), default=np.inf)
         upper = _upper_limits(p, m)
         if not np.isfinite(need) or need <= min(upper[j] for j, _ in rooted) * (1 + 1e-9):
             continue
