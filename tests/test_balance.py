@@ -10,7 +10,8 @@ from spmopt.geo import delaunay_edges
 from spmopt.territory import check_alignment, make_problem
 from spmopt.territory.balance import rebalance
 from spmopt.territory.contiguity import repair
-from spmopt.territory.heuristics import _State, heuristic, local_search
+from spmopt.territory.heuristics import heuristic, local_search
+from spmopt.territory.state import State
 
 START = np.array([0] * 5 + [1] * 4 + [2] * 3)  # A holds 5 units, B 4, C 3
 
@@ -33,9 +34,9 @@ def test_chain_passes_load_through_a_full_territory():
     search stalls; one chain A→B→C (two moves) reaches the unique feasible alignment."""
     p = path_problem()
     start = START.copy()
-    assert _State(p, start).violation() == pytest.approx(3.0)  # 0.6 over and 0.6 under, tolerance 0.4 each
+    assert State(p, start).violation() == pytest.approx(3.0)  # 0.6 over and 0.6 under, tolerance 0.4 each
     stalled, _ = local_search(p, start, time_limit=5)
-    assert _State(p, stalled).violation() == pytest.approx(3.0)
+    assert State(p, stalled).violation() == pytest.approx(3.0)
     a, info = rebalance(p, start, time_limit=5)
     assert a.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert info["violation_after"] == 0 and info["chains_kept"] == 1 and info["moves"] == 2
@@ -50,9 +51,9 @@ def test_rebalance_keeps_contiguity_and_never_adds_violation(seed):
     tids = np.asarray(p.territory_ids, dtype=object)
     s = repair(p, p.contiguity.graph, pd.Series(tids[near], index=p.unit_ids))
     start = pd.Index(p.territory_ids).get_indexer(s.to_numpy())
-    v0 = _State(p, start).violation()
+    v0 = State(p, start).violation()
     a, info = rebalance(p, start, time_limit=5)
-    assert info["violation_after"] == pytest.approx(_State(p, a).violation())
+    assert info["violation_after"] == pytest.approx(State(p, a).violation())
     assert info["violation_after"] <= v0 + 1e-9
     assert info["violation_after"] < 0.5 * v0  # the chains do real work on a badly balanced start
     g = p.contiguity.graph

@@ -137,14 +137,14 @@ def test_frontier_is_monotone_and_bounds_travel_to_tighter_points(monkeypatch):
     looser point holds for the tighter one (the spoilt point reports none and inherits its neighbour's)."""
     import itertools
 
-    import spmopt.territory.solve as solve_mod
+    import spmopt.territory.pareto as pareto_mod
     from spmopt.territory.evaluate import evaluate, violations
 
     units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(8)], "x": [float(i) for i in range(8)], "y": 0.0,
                           "current_territory": list("ABABABAB")})   # alternating: every other unit is misplaced
     terr = pd.DataFrame({"territory_id": ["A", "B"], "x": [0.0, 7.0], "y": [0.0, 0.0]})
     p = make_problem(units, terr, balance={"count": 0.5})
-    real = solve_mod.solve_problem
+    real = pareto_mod.solve_problem
     spoilt = []
 
     def worst_feasible(q):
@@ -167,7 +167,7 @@ def test_frontier_is_monotone_and_bounds_travel_to_tighter_points(monkeypatch):
             return dataclasses.replace(r.revised(assignment=a), bound=None, gap=None, status="feasible")
         return r
 
-    monkeypatch.setattr(solve_mod, "solve_problem", spoil)
+    monkeypatch.setattr(pareto_mod, "solve_problem", spoil)
     fr = disruption_frontier(p, SolveOptions(time_limit=30, mip_gap=1e-9), measure="count", points=5)
     t = fr.table
     k = int(np.flatnonzero(np.isclose(t["limit"], spoilt[0]))[0])

@@ -139,7 +139,7 @@ def test_regions_improve_a_feasible_start_and_stay_feasible(contiguity):
     g = generate(150, 5, seed=0)
     p = make_problem(g.units, g.territories, balance={"potential": 0.4}, contiguity=contiguity)
     start = solve_problem(p, SolveOptions(time_limit=30, mip_gap=0.25)).assignment  # a rough feasible start
-    r = improve_by_regions(p, start, time_limit=20, size=3, region_time=2)
+    r = improve_by_regions(p, start, time_limit=20, size=3, region_time=2, solve_problem=solve_problem)
     assert r.feasible and not violations(p, r.assignment)
     assert r.objective <= evaluate(p, start).objective + 1e-6
     check_alignment(p, r.assignment)
@@ -344,7 +344,8 @@ def test_regions_of_two_grow_to_three_for_an_exchange_only_a_cycle_makes():
     best = min(sum(d[u][t] for u, t in zip("abc", perm, strict=True)) for perm in itertools.permutations("ABC"))
     assert best == 0
     start = pd.Series(list("ABC"), index=pd.Index(list("abc"), name="unit_id"))
-    pairs = improve_by_regions(p, start, time_limit=20, size=2, region_time=2, mip_gap=1e-9)
+    pairs = improve_by_regions(p, start, time_limit=20, size=2, region_time=2, mip_gap=1e-9,
+                               solve_problem=solve_problem)
     assert pairs.size == 3 and pairs.objective == pytest.approx(best, abs=1e-9)
     assert pairs.assignment.to_dict() == {"a": "B", "b": "C", "c": "A"}
 
@@ -360,7 +361,7 @@ def test_regions_score_each_answer_by_its_moves_and_reach_the_enumerated_optimum
     p = make_problem(units, terr, **kw)
     ref, _ = brute_force(units, centres, **kw)
     start = units.set_index("unit_id")["current_territory"]  # may break the limits: the regions repair it
-    r = improve_by_regions(p, start, time_limit=30, size=2, region_time=5, mip_gap=1e-9)
+    r = improve_by_regions(p, start, time_limit=30, size=2, region_time=5, mip_gap=1e-9, solve_problem=solve_problem)
     assert r.feasible and not violations(p, r.assignment)
     assert r.objective == pytest.approx(evaluate(p, r.assignment).objective, rel=1e-9, abs=1e-9)
     assert r.objective == pytest.approx(ref, rel=1e-6, abs=1e-6)

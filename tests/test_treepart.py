@@ -13,14 +13,15 @@ from test_spc import grid, rooted
 from spmopt.data.generate import generate
 from spmopt.territory import check_alignment, make_problem
 from spmopt.territory.evaluate import evaluate
-from spmopt.territory.heuristics import _State, heuristic
-from spmopt.territory.treepart import _Parts, flow_balance, recombine, voronoi
+from spmopt.territory.heuristics import heuristic
+from spmopt.territory.state import State
+from spmopt.territory.treepart import Parts, flow_balance, recombine, voronoi
 
 
 def test_subtree_members_and_sums_match_networkx():
     inst = generate(80, 3, seed=2)
     p = make_problem(inst.units, inst.territories, balance={"potential": 0.2}, contiguity=inst.adjacency)
-    P = _Parts(p)
+    P = Parts(p)
     tr = P.tree(np.arange(p.n_units), np.random.default_rng(5))
     edges = [(int(x), int(tr.pred[x])) for x in range(p.n_units) if x != tr.root]
     T = nx.Graph(edges)
@@ -42,7 +43,7 @@ def test_cuts_are_exactly_the_valid_pieces():
     inst = generate(120, 2, seed=3)
     p = make_problem(inst.units, inst.territories, balance={"potential": 0.1, "workload": 0.1},
                      contiguity=inst.adjacency)
-    P = _Parts(p)
+    P = Parts(p)
     roots = set(np.flatnonzero(P.label >= 0).tolist())
     lo, hi = P.lo, P.hi
     rng = np.random.default_rng(0)
@@ -115,7 +116,7 @@ def test_tight_two_measure_balance_with_contiguity_is_reached(seed):
     p = make_problem(inst.units, inst.territories, balance={"potential": 0.05, "workload": 0.05},
                      contiguity=inst.adjacency)
     v = voronoi(p)
-    assert _State(p, v).violation() > 10  # the start really is out of balance
+    assert State(p, v).violation() > 10  # the start really is out of balance
     h = heuristic(p, time_limit=20)
     assert h.feasible
     check_alignment(p, h.assignment)  # contiguous, within every limit, centre units at home (raises otherwise)

@@ -14,7 +14,7 @@ shift/transfer moves of Bozkaya, Erkut & Laporte 2003):
   and undone otherwise. Every move keeps both territories connected (the unit touches its new territory and is
   not a cut vertex of its old one), so a contiguous start stays contiguous.
 
-It works on the same bookkeeping as :mod:`spmopt.territory.heuristics` (limits in units of their tolerance, the
+It works on the bookkeeping of :class:`spmopt.territory.state.State` (limits in units of their tolerance, the
 disruption limit included), and the independent checker has the last word.
 """
 
@@ -26,82 +26,15 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
+from spmopt.territory.contiguity import roots
 from spmopt.territory.problem import AlignmentProblem
+from spmopt.territory.state import Graph, State, connected_territory, cut_off, move_options, stays_connected
 
 EPS = 1e-9
 
 
-class Graph:
-    """Unit adjacency as CSR arrays (indptr, indices; ``src`` is the tail of each directed edge, so every edge
-    appears in both directions), for vectorised boundary queries."""
-
-    def __init__(self, p: AlignmentProblem):
-        pos = {u: i for i, u in enumerate(p.unit_ids)}
-        g = p.contiguity.graph
-        eu = np.fromiter((pos[u] for u, _ in g.edges()), dtype=np.int64, count=g.number_of_edges())
-        ev = np.fromiter((pos[v] for _, v in g.edges()), dtype=np.int64, count=g.number_of_edges())
-        src = np.concatenate([eu, ev])
-        dst = np.concatenate([ev, eu])
-        order = np.argsort(src, kind="stable")
-        self.indices = dst[order]
-        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=p.n_units))])
-        self.nbrs = [self.indices[self.indptr[i]:self.indptr[i + 1]] for i in range(p.n_units)]
-        self.src = np.repeat(np.arange(p.n_units), np.diff(self.indptr))  # directed edges, CSR order
-
-    def territory_graph(self, a: np.ndarray, J: int) -> list[list[int]]:
-        """Territory j → the territories sharing an edge with it under assignment ``a`` (sorted)."""
-        ta, tb = a[self.src], a[self.indices]
-        cross = ta != tb
-        code = np.unique(ta[cross] * J + tb[cross])
-        adj: list[list[int]] = [[] for _ in range(J)]
-        for s, t in zip((code // J).tolist(), (code % J).tolist(), strict=True):
-            adj[s].append(t)
-        return adj
-
-    def boundary(self, a: np.ndarray, s: int, t: int) -> np.ndarray:
-        """Units of territory s with a neighbour in territory t."""
-        m = (a[self.src] == s) & (a[self.indices] == t)
-        return np.unique(self.src[m])
-
-
-def cut_off(a: np.ndarray, nbrs, i: int, root: int | None, limit: int | None = None) -> list[int] | None:
-    """Unit i plus the parts of its territory that lose their link to ``root`` when i leaves (with no root: all
-    but the largest part). None when i is the root, or when the block would hold more than ``limit`` units."""
-    s = a[i]
-    if root is not None and i == root:
-        return None
-    seen = {i}
-    parts = []
-    for v0 in nbrs[i]:
-        v0 = int(v0)
-        if a[v0] != s or v0 in seen:
-            continue
-        part = [v0]
-        seen.add(v0)
-        q = deque([v0])
-        while q:
-            u = q.popleft()
-            for v in nbrs[u]:
-                v = int(v)
-                if a[v] == s and v not in seen:
-                    seen.add(v)
-                    part.append(v)
-                    q.append(v)
-        parts.append(part)
-    if root is not None:
-        keep = next((k for k, pt in enumerate(parts) if root in pt), None)
-        if keep is None:
-            return None
-    else:
-        keep = int(np.argmax([len(pt) for pt in parts])) if parts else None
-    block = [i] + [u for k, pt in enumerate(parts) if k != keep for u in pt]
-    return None if limit is not None and len(block) > limit else block
-
-
 def _roots(p: AlignmentProblem) -> list[int | None]:
     """Per territory column: the unit index that anchors it (its centre unit or a locked unit), if any."""
-    from spmopt.territory.contiguity import roots
-
     r = roots(p)
     pos = {u: i for i, u in enumerate(p.unit_ids)}
     out: list[int | None] = [pos.get(r.get(t)) if r.get(t) is not None else None for t in p.territory_ids]
@@ -118,13 +51,11 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
               cost_weight: float = 1e-3, progress=None) -> tuple[np.ndarray, dict]:
     """Transfer chains until every limit holds or no chain helps (see the module docstring). Returns the
     assignment (column index per unit) and figures: chains tried and kept, moves, violation before/after."""
-    from spmopt.territory.heuristics import _connected_territory, _moves, _State, _stays_connected
-
     t0 = time.perf_counter()
-    st = _State(p, start)
+    st = State(p, start)
     G = Graph(p)
     J = st.J
-    free, _ = _moves(p, st, 1)
+    free, _ = move_options(p, st, 1)
     viol0 = st.violation()
     typical = np.median(st.w, axis=0) if len(st.w) else np.zeros(0)
     # per-move cost scale: one violation unit outweighs any cost change of a single move
@@ -134,12 +65,12 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
     stuck: set[int] = set()
 
     def terr_viol() -> np.ndarray:
-        return st._viol(st.sizes, st.lo, st.hi, st.scale[:, None]).sum(axis=0)
+        return st.viol(st.sizes, st.lo, st.hi, st.scale[:, None]).sum(axis=0)
 
     def pair_viol(s: int, t: int, d: np.ndarray) -> np.ndarray:
         """Violation of s and t after moving net amounts ``d`` (…, measures) from s to t."""
-        return (st._viol(st.sizes[:, s] - d, st.lo[:, s], st.hi[:, s], st.scale).sum(axis=-1)
-                + st._viol(st.sizes[:, t] + d, st.lo[:, t], st.hi[:, t], st.scale).sum(axis=-1))
+        return (st.viol(st.sizes[:, s] - d, st.lo[:, s], st.hi[:, s], st.scale).sum(axis=-1)
+                + st.viol(st.sizes[:, t] + d, st.lo[:, t], st.hi[:, t], st.scale).sum(axis=-1))
 
     root = _roots(p)
     max_block = max(3, int(0.1 * p.n_units / J))
@@ -155,7 +86,7 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
         blocks = []
         for k in np.argsort(single, kind="stable")[:12]:
             i = int(cand[k])
-            b = [i] if _stays_connected(st.a, G.nbrs, i) else cut_off(st.a, G.nbrs, i, root[s], max_block)
+            b = [i] if stays_connected(st.a, G.nbrs, i) else cut_off(st.a, G.nbrs, i, root[s], max_block)
             if b is not None and (len(b) == 1 or (free[b].all() and st.allowed[b, t].all())):
                 blocks.append(b)
         if not blocks:
@@ -186,7 +117,7 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
                 i, k = int(out[x]), int(inn[y])
                 st.apply(i, t)
                 st.apply(k, u)
-                joined = _connected_territory(st.a, G.nbrs, u) and _connected_territory(st.a, G.nbrs, t)
+                joined = connected_territory(st.a, G.nbrs, u) and connected_territory(st.a, G.nbrs, t)
                 if joined and st.violation() < total - 1e-9:
                     return True
                 st.apply(k, t)
@@ -245,7 +176,7 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
                 for i in block:
                     st.apply(i, t)
                     done.append((i, s, t))
-                if st._viol(st.sizes[:, y], st.lo[:, y], st.hi[:, y], st.scale).sum() <= 1e-9:
+                if st.viol(st.sizes[:, y], st.lo[:, y], st.hi[:, y], st.scale).sum() <= 1e-9:
                     break  # absorbed: the territory that now carries the excess is within its limits
             if done and st.violation() < total - 1e-9:
                 kept += 1

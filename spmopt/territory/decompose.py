@@ -28,22 +28,29 @@ over.
 
 The score of the current answer is kept up to date move by move (the region's moves priced on running sizes),
 so a region costs its own solve and nothing in the size of the whole problem.
+
+A region outside the shortest-path form is solved by :func:`spmopt.territory.solve.solve_problem`, which the
+caller hands in (``solve_problem=``): this module sits below :mod:`spmopt.territory.solve` and imports nothing
+from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from spmopt.errors import InfeasibleError, SolverError
-from spmopt.solver import SolveOptions
+from spmopt.solver import SolveOptions, solve
+from spmopt.territory.contiguity import Contiguity
 from spmopt.territory.evaluate import violations
-from spmopt.territory.heuristics import _State
+from spmopt.territory.mip import build_model, flow_ready
 from spmopt.territory.problem import AlignmentProblem
+from spmopt.territory.state import State
 
 GROW_BELOW = 0.25  # a feasible sweep that gains less than this share of the first at its size grows the regions
 
@@ -100,8 +107,6 @@ def territory_affinity(p: AlignmentProblem, a: np.ndarray) -> np.ndarray:
 
 def subproblem(p: AlignmentProblem, a: np.ndarray, region: list[int]) -> tuple[AlignmentProblem, np.ndarray]:
     """The problem restricted to the units of ``region``'s territories, with the rest of ``a`` held fixed."""
-    from spmopt.territory.contiguity import Contiguity
-
     rows = np.flatnonzero(np.isin(a, region))
     units = p.units.iloc[rows].copy()
     units.attrs = dict(p.units.attrs)
@@ -139,15 +144,12 @@ def subproblem(p: AlignmentProblem, a: np.ndarray, region: list[int]) -> tuple[A
     return sub, rows
 
 
-def _solve_region(sub: AlignmentProblem, start: pd.Series, opts: SolveOptions) -> pd.Series | None:
+def _solve_region(sub: AlignmentProblem, start: pd.Series, opts: SolveOptions,
+                  solve_problem: Callable) -> pd.Series | None:
     """One region's answer, or None. With contiguity and every territory of the region rooted, the
     shortest-path form (8) of :mod:`spmopt.territory.mip`: compact, contiguous by construction and far quicker
     to improve than the exact forms, which matters here since each region has seconds (it is a restriction, but
     a region's answer only has to beat the start; the bound comes from elsewhere). Otherwise the exact model."""
-    from spmopt.solver import solve
-    from spmopt.territory.mip import build_model, flow_ready
-    from spmopt.territory.solve import solve_problem
-
     if sub.contiguity is not None and flow_ready(sub):
         am = build_model(sub, spc=True)
         out = solve(am.model, opts, warm_start=am.warm_start(start))
@@ -159,11 +161,14 @@ def _solve_region(sub: AlignmentProblem, start: pd.Series, opts: SolveOptions) -
 
 
 def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: float = 60.0, size: int = 6,
-                       region_time: float = 10.0, mip_gap: float = 1e-4, progress=None) -> RegionResult:
+                       region_time: float = 10.0, mip_gap: float = 1e-4, progress=None,
+                       solve_problem: Callable) -> RegionResult:
     """Sweep over regions of ``size`` territories, re-solving each exactly with the rest fixed (see the module
     docstring), until a sweep over regions of every territory improves nothing or the time runs out. ``start``
     may break limits; regions that can be made feasible are, and later regions absorb what is left where they
-    can. ``region_time`` is each region's limit (half of it for a pair of territories)."""
+    can. ``region_time`` is each region's limit (half of it for a pair of territories). ``solve_problem`` is
+    :func:`spmopt.territory.solve.solve_problem`, which solves a region outside the shortest-path form; the caller
+    hands it in, as this module sits below :mod:`spmopt.territory.solve`."""
     t0 = time.perf_counter()
     tids = pd.Index(p.territory_ids)
     a = tids.get_indexer(start.reindex(p.unit_ids).to_numpy())
@@ -172,12 +177,12 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
 
     # the score of the current answer is kept up to date move by move (a fresh evaluation builds the n × J cost
     # matrix: 0.3 s a region at 50,000 × 500, a sixth of the regions' time)
-    st = _State(p, a)
+    st = State(p, a)
 
     def feasible_by_checker(arr: np.ndarray) -> bool:  # the checker has the last word on feasibility
         return not violations(p, pd.Series(np.asarray(p.territory_ids, dtype=object)[arr], index=p.unit_ids))
 
-    def violation(state: _State) -> float:
+    def violation(state: State) -> float:
         v = state.violation()
         return 0.0 if v <= 1e-7 else v
 
@@ -206,7 +211,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
         affinity = territory_affinity(p, a)
         seeds = np.random.default_rng(sweeps).permutation(J)
         if score[0] > 0:  # repair first: start from the territories that break their limits most
-            tv = st._viol(st.sizes, st.lo, st.hi, st.scale[:, None]).sum(axis=0)
+            tv = st.viol(st.sizes, st.lo, st.hi, st.scale[:, None]).sum(axis=0)
             seeds = seeds[np.argsort(-tv[seeds], kind="stable")]
         covered = np.zeros(J, dtype=bool)
         out_of_time = False
@@ -227,7 +232,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
             rt = region_time if size > 2 else 0.5 * region_time
             rt = rt if score[0] <= 0 else max(rt, 0.25 * left)
             opts = SolveOptions(time_limit=min(rt, left), mip_gap=mip_gap, candidates=0, heuristic=False)
-            answer = _solve_region(sub, start_sub, opts)
+            answer = _solve_region(sub, start_sub, opts, solve_problem)
             if answer is None:
                 continue
             solved += 1
@@ -242,7 +247,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
             for i, _, t in moves:
                 st.apply(i, t)
             if p.chooses_centres and set(np.unique(st.a)) != set(np.unique(a)):
-                st = _State(p, st.a)  # a centre opened or closed: the limits apply to other territories now
+                st = State(p, st.a)  # a centre opened or closed: the limits apply to other territories now
             cand = (violation(st), score[1] + dc)
             bar = (score[0], score[1] - 1e-9 * max(1.0, abs(score[1])))
             if cand < bar and cand[0] == 0.0 and not feasible_by_checker(st.a):
@@ -255,7 +260,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
                 for i, s0, _ in moves:
                     st.apply(i, s0)
                 if p.chooses_centres:
-                    st = _State(p, a)
+                    st = State(p, a)
         gain = before[1] - score[1] if before[0] == 0 == score[0] else 0.0
         if before[0] == 0 == score[0] and first_gain is None:
             first_gain = gain

@@ -39,7 +39,9 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from spmopt.territory.contiguity import neighbour_cuts, roots
 from spmopt.territory.problem import AlignmentProblem
+from spmopt.territory.state import Graph
 
 
 @dataclass
@@ -94,8 +96,6 @@ class AlignmentModel:
     def add_neighbour_cuts(self) -> int:
         """The single-unit cuts (:func:`spmopt.territory.contiguity.neighbour_cuts`) for this model's own pairs,
         once; they are not recorded in ``cut_list`` (each model derives its own)."""
-        from spmopt.territory.contiguity import neighbour_cuts
-
         p = self.problem
         if p.contiguity is None or self.flow or self.neighbour_cuts:
             return 0
@@ -210,21 +210,17 @@ def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.nd
 
 def flow_ready(p: AlignmentProblem) -> bool:
     """Can (7) be used: contiguity asked for and every territory has a root unit?"""
-    from spmopt.territory.contiguity import roots
-
     return p.contiguity is not None and len(roots(p)) == len(p.territory_ids)
 
 
 def root_distances(p: AlignmentProblem, G=None) -> np.ndarray:
     """(territories × units) shortest-path lengths on the adjacency graph from each territory's root, edges
     weighted by the distance between their units (1 per edge without coordinates); inf where unreachable.
-    ``G`` is the problem's :class:`~spmopt.territory.balance.Graph` when the caller has it already."""
+    ``G`` is the problem's :class:`~spmopt.territory.state.Graph` when the caller has it already."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import dijkstra
 
     from spmopt.geo import haversine_km
-    from spmopt.territory.balance import Graph
-    from spmopt.territory.contiguity import roots
 
     G = G if G is not None else Graph(p)
     system = p.units.attrs.get("coords")
@@ -249,8 +245,6 @@ def add_spc_contiguity(am: AlignmentModel, xs) -> None:
     the closer neighbours leads to the root, so every answer is contiguous; the model is compact and needs no
     rounds, but it is a *restriction* (a territory may not reach around another), so its answers are incumbents
     and its bound is not used."""
-    from spmopt.territory.balance import Graph
-
     p, m, ai, aj = am.problem, am.model, am.arc_unit, am.arc_terr
     G = Graph(p)
     d = root_distances(p, G)
@@ -272,9 +266,6 @@ def flow_size(p: AlignmentProblem) -> int:
 
 def add_flow_contiguity(am: AlignmentModel, xs) -> None:
     """(7) Each territory's root sends one unit of flow to each of its other units over edges inside it."""
-    from spmopt.territory.balance import Graph
-    from spmopt.territory.contiguity import roots
-
     p, m, ai, aj = am.problem, am.model, am.arc_unit, am.arc_terr
     r = roots(p)
     root_of = p.unit_ids.get_indexer([r[t] for t in p.territory_ids])

@@ -7,6 +7,9 @@ Each point is warm-started with the previous one, which is feasible for it (the 
 answer when its own search (cut by a time limit) ends worse: the frontier is monotone by construction, and a time
 limit never loses a point. Bounds travel the other way: a looser point's proved bound holds for every tighter
 point, so each point reports the best bound known for it, and its own status and gap.
+
+Built on :mod:`spmopt.territory.solve` (:func:`~spmopt.territory.solve.solve_problem` and the elastic model,
+:func:`~spmopt.territory.solve.solve_elastic`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import pandas as pd
 
 from spmopt.errors import InputError, SolverError
 from spmopt.solver import SolveOptions
+from spmopt.territory.evaluate import evaluate
 from spmopt.territory.problem import AlignmentProblem
+from spmopt.territory.solve import solve_elastic, solve_problem
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,6 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
     max-disruption limit, else the first balance measure, else ``count``) between the least feasible
     disruption and the disruption of the optimum without that limit. ``solved`` is an alignment of ``p``
     already at hand; when ``p`` has no limit on ``measure`` it is that optimum and is not solved again."""
-    from spmopt.territory.evaluate import evaluate
-    from spmopt.territory.solve import _solve_elastic, solve_problem
-
     if p.current() is None or p.current().isna().all():
         raise InputError("the disruption frontier needs a current alignment (current_territory in the units file)")
     if points < 2:
@@ -57,8 +59,8 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
     say(f"frontier: without a limit on {m} moved, distance {top.metrics.distance:,.6g}, {hi:.1%} of {m} moved")
     zero = free.replace(max_disruption={**free.max_disruption, m: 0.0})
     # the least disruption: proved when the time allows, else the best found (the frontier then starts there)
-    got = _solve_elastic(zero, [f"disruption:{m}"], dataclasses.replace(opts, mip_gap=1e-6), [],
-                         with_assignment=True, accept_feasible=True)
+    got = solve_elastic(zero, [f"disruption:{m}"], dataclasses.replace(opts, mip_gap=1e-6), [],
+                        with_assignment=True, accept_feasible=True)
     if got is None:
         raise SolverError(f"the least-disruption alignment was not found within the time limit "
                           f"({opts.time_limit:g} s); raise the time limit to trace the frontier")

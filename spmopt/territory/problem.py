@@ -37,7 +37,14 @@ from spmopt.data.validate import (
 )
 from spmopt.errors import InfeasibleError, InputError
 from spmopt.geo import distance_matrix
-from spmopt.territory.contiguity import Contiguity, load_contiguity, precheck_contiguity
+from spmopt.territory.contiguity import (
+    Contiguity,
+    load_contiguity,
+    path_weights,
+    precheck_contiguity,
+    roots,
+    within_reach,
+)
 
 
 def _frozen(d: Mapping | None) -> Mapping:
@@ -176,8 +183,6 @@ class AlignmentProblem:
         return self._memo["reach"]
 
     def _reach(self) -> np.ndarray | None:
-        from spmopt.territory.contiguity import roots, within_reach
-
         if self.contiguity is None or not self.reach_fixing:
             return None
         r = roots(self)
@@ -576,8 +581,6 @@ def _out_of_reach(p: AlignmentProblem, i: int, count: int) -> InfeasibleError:
     on some measure. The least upper limit that brings it in reach of one territory, per measure: the
     lightest path to the nearest centre on that measure (balance: as a tolerance, capacity: as an amount) — a
     relaxation that every answer needs, though more may be needed."""
-    from spmopt.territory.contiguity import path_weights, roots
-
     uid = p.unit_ids[i]
     pos = {u: k for k, u in enumerate(p.unit_ids)}
     col = {t: j for j, t in enumerate(p.territory_ids)}

@@ -49,6 +49,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spmopt.territory.problem import AlignmentProblem
+from spmopt.territory.state import Graph, State
 
 EPS = 1e-9
 #: without contiguity λ is raised only on passes that cut V by less than this fraction (see penalty_search)
@@ -95,13 +96,10 @@ class SearchData:
 def search_data(p: AlignmentProblem, columns: np.ndarray | None = None, *, candidates: int = 8) -> SearchData:
     """Arrays for :func:`penalty_search`. ``columns`` are the open territory columns (chosen centres); the
     others take no units and carry no limits. Limits, scales and the disruption books are
-    :class:`spmopt.territory.heuristics._State`'s."""
-    from spmopt.territory.balance import Graph
-    from spmopt.territory.heuristics import _State
-
+    :class:`spmopt.territory.state.State`'s."""
     J = len(p.territory_ids)
-    # any assignment that opens exactly ``columns`` gives _State the open set
-    st = _State(p, np.zeros(p.n_units, dtype=int) if columns is None else np.resize(columns, p.n_units))
+    # any assignment that opens exactly ``columns`` gives State the open set
+    st = State(p, np.zeros(p.n_units, dtype=int) if columns is None else np.resize(columns, p.n_units))
     allowed = p.allowed().copy()
     if columns is not None:
         allowed[:, np.setdiff1d(np.arange(J), columns)] = False
@@ -111,7 +109,7 @@ def search_data(p: AlignmentProblem, columns: np.ndarray | None = None, *, candi
     curcol = np.full(p.n_units, -1, dtype=np.int64)
     dw, dlim, dscale = np.zeros((p.n_units, 0)), np.zeros(0), np.zeros(0)
     if st.cur is not None:
-        # _State: −2 no current territory, −1 one that is not a column (moved whatever the answer); here −1, J
+        # State: −2 no current territory, −1 one that is not a column (moved whatever the answer); here −1, J
         curcol = np.where(st.cur == -2, -1, np.where(st.cur == -1, J, st.cur)).astype(np.int64)
         cost = cost + np.where(np.arange(J)[None, :] != curcol[:, None], st.price[:, None], 0.0)
         dw, dlim, dscale = st.dw, st.dlim.astype(float), st.dscale.astype(float)

@@ -3,6 +3,10 @@
 An infeasible request is diagnosed with the elastic form of the model (:func:`diagnose`): each family of limits
 is relaxed on its own, and the smallest relaxation that restores feasibility is reported (for balance: the
 tightest feasible tolerance), so the message says what to change rather than just "infeasible".
+
+The top floor of :mod:`spmopt.territory` (only :mod:`~spmopt.territory.pareto` builds on it): it chains the
+pricing, heuristic, MIP, regions and what-if screen of the floors below, and hands :func:`solve_problem` itself
+to the regions and the screen, which solve their sub-problems with it.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ from spmopt.solver import (
     relative_gap,
     solve,
 )
+from spmopt.territory.contiguity import repair, separator_cuts
 from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
 from spmopt.territory.heuristics import heuristic
 from spmopt.territory.mip import build_model, flow_ready, flow_size, pairs_of
 from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent, lp_bound
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
-from spmopt.territory.search import penalty_search
+from spmopt.territory.search import penalty_search, search_data
+from spmopt.territory.state import State
+from spmopt.territory.treepart import Parts, recombine
 from spmopt.territory.whatif import is_what_if, screen
 
 
@@ -85,8 +92,6 @@ class Alignment:
         """This answer for ``problem`` (default: its own) with another ``assignment`` (re-evaluated by the
         independent evaluator) and/or a better proved ``bound``; gap and status follow from them. Callers pass
         only what is valid: an assignment feasible for ``problem``, a bound proved for ``problem``."""
-        from spmopt.territory.evaluate import evaluate
-
         q = problem or self.problem
         a = self.assignment if assignment is None else assignment
         met = evaluate(q, a)
@@ -262,7 +267,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # incumbent; the exact model below proves the gap over every candidate
         contiguous = p.contiguity is not None  # each contiguous set needs longer: fewer sets, more time
         budget = (0.6 if contiguous else 0.4) * opts.time_limit if opts.time_limit else 60.0
-        sc = screen(p, screen_opts, time_limit=budget, n_sets=2 if contiguous else 6, progress=say)
+        sc = screen(p, screen_opts, time_limit=budget, n_sets=2 if contiguous else 6, progress=say,
+                    solve_problem=solve_problem)
         info["what_if"] = {"sets_tried": sc.sets_tried, "sets_feasible": sc.sets_feasible,
                            "screened_best": sc.best_set, "seconds": round(sc.seconds, 3)}
         if sc.assignment is not None:
@@ -305,7 +311,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             # territories): the regions around the territories that break their limits repair that exactly
             rr = improve_by_regions(p, h.assignment, time_limit=min(60.0, 0.15 * (remaining() or 100.0)),
                                     size=regions, region_time=3.0, mip_gap=max(opts.mip_gap, 1e-3),
-                                    progress=progress)
+                                    progress=progress, solve_problem=solve_problem)
             say(f"regions: repair {'feasible' if rr.feasible else 'not feasible'}, objective {rr.objective:,.6g} "
                 f"({rr.seconds:.1f} s)")
             if rr.feasible:
@@ -393,7 +399,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         rr = improve_by_regions(p, start, time_limit=share * (remaining() or 60.0), size=regions,
                                 region_time=min(5.0 if p.contiguity is not None else 1.5,
                                                 max(1.0, 0.05 * (remaining() or 60.0))),
-                                mip_gap=max(opts.mip_gap, 1e-3), progress=progress)
+                                mip_gap=max(opts.mip_gap, 1e-3), progress=progress, solve_problem=solve_problem)
         info["regions"] = {"size": regions, "final_size": rr.size, "solved": rr.regions_solved,
                            "improved": rr.regions_improved,
                            "sweeps": rr.sweeps, "seconds": round(rr.seconds, 3)}
@@ -441,16 +447,13 @@ def _recombine_rest(p: AlignmentProblem, res, *, time_limit: float, info: dict, 
     Alternating pays: the splits reshape pairs of territories where single moves cannot, the search then settles
     the new borders. On 10,000 × 100 at ±5 % from 938,953, 12 s gave 923,842 (splits only), 934,462 (search
     only), 901,503 (6 s each) and 887,828 (four rounds of 1.5 s each); eight rounds of 0.75 s gave 933,817."""
-    from spmopt.territory.search import search_data
-    from spmopt.territory.treepart import _Parts, recombine
-
     t0 = time.perf_counter()
     tids = pd.Index(p.territory_ids)
     before = evaluate(p, res.assignment).objective
     a = tids.get_indexer(res.assignment.reindex(p.unit_ids).to_numpy())
     rounds = max(1, min(8, int(time_limit / 3.0)))
     phase = time_limit / (2 * rounds)
-    parts, data = _Parts(p), search_data(p)
+    parts, data = Parts(p), search_data(p)
     taken = moves = 0
     for r in range(rounds):
         a, k = recombine(p, a, time_limit=phase, parts=parts, seed=r)
@@ -522,13 +525,11 @@ def _rounded_start(p: AlignmentProblem, priced, lp) -> pd.Series:
     pricing LP, whichever breaks the limits less. An LP that needed its artificial slacks gives no usable duals,
     but its solution is still balanced wherever the slacks are not (50,000 × 500 after a short ascent: the
     ascent's answer 1,276 tolerances off the limits)."""
-    from spmopt.territory.heuristics import _State
-
     tids = pd.Index(p.territory_ids)
     best, best_v = None, np.inf
     for src in (priced,) if lp is None or lp is priced else (priced, lp):
         a = src.assignment(p)
-        v = _State(p, tids.get_indexer(a.to_numpy())).violation()
+        v = State(p, tids.get_indexer(a.to_numpy())).violation()
         if v < best_v:
             best, best_v = a, v
     return best
@@ -540,8 +541,6 @@ def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, pr
     answer is contiguous. Each round's model is a relaxation of the contiguous problem, so the best bound over
     the rounds is valid throughout. When the time runs out first, the best contiguous alignment seen (the warm
     start, or a round's answer repaired by moving stray pieces) is returned with that bound."""
-    from spmopt.territory.contiguity import repair, separator_cuts
-
     p = am.problem
     t0 = time.perf_counter()
     am.add_neighbour_cuts()
@@ -620,15 +619,13 @@ def _families(p: AlignmentProblem) -> list[str]:
     return fams
 
 
-def _solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cuts, *,
-                   with_assignment: bool = False, accept_feasible: bool = False):
+def solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cuts, *,
+                  with_assignment: bool = False, accept_feasible: bool = False):
     """Smallest relaxation of the families ``relax`` (elastic model); with contiguity, separator cuts are added
     in rounds until the elastic answer is contiguous, so the relaxation reported is one that really works.
     None when even the elastic model is infeasible (or no answer came in time). ``with_assignment`` also
     returns the elastic answer; ``accept_feasible`` takes a time-limited answer (a relaxation that works, not
     proved the smallest)."""
-    from spmopt.territory.contiguity import separator_cuts
-
     if any(not f.startswith("disruption") for f in relax):
         p = p.replace(reach_fixing=False)   # the pairs out of reach were judged on the limits being relaxed
     am = build_model(p, relax=relax)
@@ -662,7 +659,7 @@ def diagnose(p: AlignmentProblem, opts: SolveOptions, *, cuts=()) -> InfeasibleE
     limit = SolveOptions(time_limit=share, mip_gap=1e-6, threads=opts.threads)
     singles: dict[str, float] = {}
     for f in fams:
-        rel = _solve_elastic(p, [f], limit, cuts, accept_feasible=True)   # one that works, if not proved least
+        rel = solve_elastic(p, [f], limit, cuts, accept_feasible=True)   # one that works, if not proved least
         if rel is not None:
             singles[f] = rel[f]
     if singles:
@@ -674,7 +671,7 @@ def diagnose(p: AlignmentProblem, opts: SolveOptions, *, cuts=()) -> InfeasibleE
             f"limits on '{best.split(':')[1]}' are the easiest to relax. Any one of these works: "
             + "; ".join(parts), family=fam, suggestion=_suggest(p, singles))
     if fams:
-        rel = _solve_elastic(p, fams, limit, cuts, accept_feasible=True)
+        rel = solve_elastic(p, fams, limit, cuts, accept_feasible=True)
         if rel is not None:
             rel = {f: r for f, r in rel.items() if r > 1e-9}
             parts = [_describe(p, f, r) for f, r in rel.items()]

@@ -18,7 +18,7 @@ side belongs to a territory when it holds exactly that territory's roots and no 
 
 A tree costs a minimum spanning tree (random weights) plus prefix sums over its depth-first order, where every
 subtree is a contiguous range, so all cuts of a tree are scored at once. Limits, scales and the disruption
-bookkeeping are :class:`spmopt.territory.heuristics._State`'s; the independent checker has the last word.
+bookkeeping are :class:`spmopt.territory.state.State`'s; the independent checker has the last word.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
+from spmopt.territory.contiguity import roots
+from spmopt.territory.mip import root_distances
 from spmopt.territory.problem import AlignmentProblem
+from spmopt.territory.state import Graph, State
 
 EPS = 1e-9
 
@@ -76,16 +79,12 @@ class _Tree:
         return self.nodes[self.order[self.pos[x]:self.pos[x] + self.size[x]]]
 
 
-class _Parts:
+class Parts:
     """What the tree moves need from the problem: limits, measures, labels, costs, allowed pairs."""
 
     def __init__(self, p: AlignmentProblem):
-        from spmopt.territory.balance import Graph
-        from spmopt.territory.contiguity import roots
-        from spmopt.territory.heuristics import _State
-
         J = len(p.territory_ids)
-        st = _State(p, np.zeros(p.n_units, dtype=int))
+        st = State(p, np.zeros(p.n_units, dtype=int))
         self.lo, self.hi, self.scale, self.w = st.lo, st.hi, st.scale, st.w
         self.G = Graph(p)
         self.cost = p.cost()
@@ -155,7 +154,7 @@ class _Parts:
         return True
 
 
-def _pair_cuts(P: _Parts, nodes: np.ndarray, s: int, t: int, rng, draws: int, cost: np.ndarray):
+def _pair_cuts(P: Parts, nodes: np.ndarray, s: int, t: int, rng, draws: int, cost: np.ndarray):
     """For each of ``draws`` spanning trees of the union ``nodes`` of territories s and t (every other one drawn
     with edges between units of like cost difference c_is − c_it first): the tree, its cuts whose sides hold
     exactly one of the two territories' roots, the territory of each piece below a cut and the other one, the
@@ -185,7 +184,7 @@ def _split_moves(st, nodes: np.ndarray, members: np.ndarray, j: int, other: int)
 
 
 def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, seed: int = 0, draws: int = 6,
-              band: float = 1.0, until_feasible: bool = False, parts: _Parts | None = None,
+              band: float = 1.0, until_feasible: bool = False, parts: Parts | None = None,
               progress=None) -> tuple[np.ndarray, int]:
     """Recombination (module docstring) of a contiguous assignment, lexicographically on (spread, cost): for
     neighbouring territories in turn, draw spanning trees of their union and re-split it where the two sides'
@@ -199,14 +198,12 @@ def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, s
     after each idle sweep up to 64), or as soon as every limit is met with ``until_feasible``. Returns
     (assignment, splits taken). Units never leave the pair, so the other territories are untouched; roots, locks
     and allowed pairs are respected by construction."""
-    from spmopt.territory.heuristics import _State
-
-    P = parts or _Parts(p)
+    P = parts or Parts(p)
     if not P.rooted or p.contiguity is None or p.chooses_centres:
         return a, 0
     deadline = time.perf_counter() + time_limit
     rng = np.random.default_rng(seed)
-    st = _State(p, a)
+    st = State(p, a)
     cost = np.where(np.isfinite(P.cost), P.cost, 0.0)  # a pair not allowed is caught by P.valid
     cols = np.arange(P.J)
     taken = 0
@@ -255,12 +252,10 @@ def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, s
     return st.a.copy(), taken
 
 
-def voronoi(p: AlignmentProblem, parts: _Parts | None = None) -> np.ndarray | None:
+def voronoi(p: AlignmentProblem, parts: Parts | None = None) -> np.ndarray | None:
     """Every unit at the root nearest to it along the adjacency graph (contiguous: each unit's shortest path to
     its root stays in the territory), locked units at their territory; None without roots for every territory."""
-    from spmopt.territory.mip import root_distances
-
-    P = parts or _Parts(p)
+    P = parts or Parts(p)
     if not P.rooted or p.contiguity is None or p.chooses_centres:
         return None
     d = root_distances(p, P.G)
@@ -272,14 +267,14 @@ def voronoi(p: AlignmentProblem, parts: _Parts | None = None) -> np.ndarray | No
     return a
 
 
-def _pairs(P: _Parts, a: np.ndarray) -> np.ndarray:
+def _pairs(P: Parts, a: np.ndarray) -> np.ndarray:
     """Neighbouring territory pairs (s < t) under assignment ``a``."""
     pairs = np.unique(np.sort(np.column_stack([a[P.G.src], a[P.G.indices]]), axis=1), axis=0)
     return pairs[pairs[:, 0] != pairs[:, 1]]
 
 
 def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, seed: int = 0, draws: int = 6,
-                 band: float = 0.5, parts: _Parts | None = None, progress=None) -> tuple[np.ndarray, int]:
+                 band: float = 0.5, parts: Parts | None = None, progress=None) -> tuple[np.ndarray, int]:
     """Balance a contiguous assignment globally, as diffusion load balancing does (Hu & Blake 1999).
 
     For each balanced measure solve the territory graph's Laplacian system L x = b, where b is each
@@ -292,14 +287,12 @@ def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0
     sweep may overfill a territory on the way, so the least-violating assignment seen is returned (with the
     splits taken); stops when the limits are met, after two sweeps that cut the violation by less than 2 %,
     or at the time limit."""
-    from spmopt.territory.heuristics import _State
-
-    P = parts or _Parts(p)
+    P = parts or Parts(p)
     if not P.rooted or p.contiguity is None or p.chooses_centres:
         return a, 0
     deadline = time.perf_counter() + time_limit
     rng = np.random.default_rng(seed)
-    st = _State(p, a)
+    st = State(p, a)
     two = (np.isfinite(P.hi) & (P.lo > 0)).all(axis=1)  # measures with a band for every territory
     if not two.any():
         return a, 0

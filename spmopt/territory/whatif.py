@@ -12,12 +12,16 @@ the number of centres to choose is small. So before the exact model runs:
    problems (every chosen centre open, its own unit locked to it), each with a share of the time.
 3. The best answer is the exact model's first incumbent; the exact model then tries the other sets and proves
    the bound, so the reported gap covers every candidate.
+
+:func:`screen` solves the sets with :func:`spmopt.territory.solve.solve_problem`, which the caller hands in
+(``solve_problem=``): this module sits below :mod:`spmopt.territory.solve` and imports nothing from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +29,7 @@ import pandas as pd
 
 from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import SolveOptions
+from spmopt.territory.evaluate import evaluate
 from spmopt.territory.problem import AlignmentProblem
 
 
@@ -123,11 +128,10 @@ def _unique(sets: list[list[int]]) -> list[list[int]]:
 
 
 def screen(p: AlignmentProblem, opts: SolveOptions, *, time_limit: float, n_sets: int = 6,
-           progress=None) -> ScreenResult:
-    """Solve the best-ranked candidate sets as fixed-centre problems in ``time_limit`` seconds; keep the best."""
-    from spmopt.territory.evaluate import evaluate
-    from spmopt.territory.solve import solve_problem
-
+           progress=None, solve_problem: Callable) -> ScreenResult:
+    """Solve the best-ranked candidate sets as fixed-centre problems in ``time_limit`` seconds; keep the best.
+    ``solve_problem`` is :func:`spmopt.territory.solve.solve_problem`; the caller hands it in, as this module sits
+    below :mod:`spmopt.territory.solve`."""
     t0 = time.perf_counter()
     sets = candidate_sets(p, n_sets)
     best: tuple[float, pd.Series | None, list[str]] = (np.inf, None, [])
