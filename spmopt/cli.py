@@ -254,7 +254,14 @@ def align(
     disruption_price: Pairs = None,
     contiguity: Annotated[str | None, typer.Option(
         metavar="FILE|auto", help="Keep every territory connected on this adjacency graph: a file of "
-        "unit_a,unit_b pairs, or 'auto' (Delaunay neighbours of the unit coordinates).")] = None,
+        "unit_a,unit_b pairs, or 'auto' (Delaunay neighbours of the unit coordinates). Default: 'auto' when the "
+        "units have coordinates, each territory's base unit locked to it.")] = None,
+    no_contiguity: Annotated[bool, typer.Option(
+        "--no-contiguity", help="Territories need not be connected (account-based territories).")] = False,
+    split: Annotated[str | None, typer.Option(
+        metavar="IDS|auto", help="Share these units (comma-separated ids) between neighbouring territories, or "
+        "'auto': every unit no connected territory can hold whole at the tolerances. assignment.csv then has a "
+        "share column.")] = None,
     pareto: Annotated[str | None, typer.Option(
         metavar="disruption", help="Also trace the distance-vs-disruption frontier (epsilon-constraint): writes "
         "pareto.csv, pareto.png and pareto/assignment_<k>.csv.")] = None,
@@ -262,7 +269,11 @@ def align(
     pareto_measure: Annotated[str | None, typer.Option(
         help="Measure whose moved share is the disruption (default: the --max-disruption measure, else the "
         "first --balance measure, else count).")] = None,
-    time_limit: Annotated[float, typer.Option(callback=POS, help="Solver time limit per solve, seconds.")] = 60.0,
+    time_limit: Annotated[float, typer.Option(callback=POS, help="Wall-clock limit per solve, seconds: an outer "
+        "guard, reported when it stops a stage (then the answer may depend on the machine's speed).")] = 60.0,
+    work: Annotated[float | None, typer.Option(callback=POS, help="Work budget per solve, in units of about a "
+        "second on the reference machine: it decides where the search stops, so the same inputs give the same "
+        "answer under any load. Default: 0.6 × --time-limit.")] = None,
     mip_gap: Annotated[float, typer.Option(callback=FRACTION, help="Relative optimality gap at which to stop.")] = 1e-4,
     candidates: Annotated[int | None, typer.Option(callback=NONNEG_INT,
         help="Territories per unit in the MIP (those with the smallest Lagrangian reduced cost; the bound stays "
@@ -290,6 +301,13 @@ def align(
             raise InputError("--regions: must be 0 (off) or at least 2, got 1")
         if territories is not None and k is not None:
             raise InputError("give --territories (fixed centres) or --k (centres chosen among the units), not both")
+        if no_contiguity and contiguity is not None:
+            raise InputError("give --contiguity or --no-contiguity, not both")
+        if split is not None and no_contiguity:
+            raise InputError("--split shares units between neighbouring territories, joined through the unit: it "
+                             "needs contiguity; drop --no-contiguity")
+        if split is not None and k is not None:
+            raise InputError("--split shares units between fixed territories; it cannot be used with --k")
         if add_where is not None and not add_territories:
             raise InputError("--add-where picks the centres of --add-territories; give --add-territories N")
         what_if = {}
@@ -304,28 +322,37 @@ def align(
         d = read_table(distances) if distances else None
         if contiguity is not None and contiguity.strip().lower() != "auto":
             contiguity = read_table(Path(contiguity))
-        _run_align(u, t, d, k=k, contiguity=contiguity, weight=weight, time_limit=time_limit, mip_gap=mip_gap,
+        elif contiguity is None:
+            from spmopt.territory.contiguity import GEOGRAPHY
+
+            contiguity = False if no_contiguity else GEOGRAPHY
+        _run_align(u, t, d, k=k, contiguity=contiguity, weight=weight, time_limit=time_limit, work=work,
+                   mip_gap=mip_gap, split=split,
                    candidates=candidates, regions=regions, folder=folder, plot=plot, log=log,
                    pareto=(pareto_points, pareto_measure) if pareto else None,
                    **kw, **what_if)
 
 
 def _run_align(u, t, d, *, folder, plot: bool, log: bool, time_limit: float, mip_gap: float, pareto=None,
-               candidates: int | None = None, regions: int | None = None, **kw):
+               candidates: int | None = None, regions: int | None = None, work: float | None = None, **kw):
     from spmopt.report.outputs import write_alignment
     from spmopt.solver import SolveOptions
     from spmopt.territory.problem import make_problem
     from spmopt.territory.solve import solve_problem
 
     p = make_problem(u, t, d, **kw)
-    opts = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, log=log, candidates=candidates, regions=regions)
+    opts = SolveOptions(time_limit=time_limit, work=work, mip_gap=mip_gap, log=log, candidates=candidates,
+                        regions=regions)
     kind = "fixed centres"
     if p.chooses_centres:
         kind = "chosen centres" if p.territories is None else \
             f"what-if: {len(p.must_open)} current kept, {len(p.closed)} closed, " \
             f"{p.k - len(p.must_open)} chosen among {int((p.open_state() == 0).sum()):,} candidate centres"
+    from spmopt.work import WORK_SHARE
+
+    budget = work if work is not None else WORK_SHARE * time_limit
     console.print(f"aligning {p.n_units:,} units into {p.n_territories} territories ({kind}); "
-                  f"time limit {time_limit:g} s")
+                  f"work budget {budget:g} units, time limit {time_limit:g} s")
     t0 = time.perf_counter()
     if p.contiguity is not None:
         c = p.contiguity.describe()
@@ -424,7 +451,7 @@ def demo(
                       f"{folder.final(Path(paths['units']).parent)}")
         _run_align(inst.units, inst.territories, None, folder=folder, plot=True, log=False, time_limit=time_limit,
                    mip_gap=1e-3, balance={"potential": 0.05, "workload": 0.15},
-                   max_disruption={"potential": 0.40})
+                   max_disruption={"potential": 0.40}, contiguity=False)
 
 
 Changes = Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Change a setting of the "
@@ -621,17 +648,25 @@ def runs_compare(
     t = Table(title="Comparison", title_justify="left")
     for c in ("stage", "item", "metric", "A", "B", "change", "change %"):
         t.add_column(c, justify="left" if c in ("stage", "item", "metric") else "right")
-    shown = 0
+    shown = timings = results = 0
     for _, r in cmp.iterrows():
         changed = not (r["a"] == r["b"])
-        if not (all_rows or changed):
+        timing = "seconds" in str(r["metric"])   # wall-clock figures: they differ between any two runs
+        if changed:
+            timings += timing
+            results += not timing
+        if not (all_rows or (changed and not timing)):
             continue
         shown += 1
         t.add_row(r["stage"], r["item"], r["metric"], _num(r["a"]), _num(r["b"]), _num(r["change"]),
                   "—" if r["change_pct"] != r["change_pct"] else f"{r['change_pct']:+.1f}%")
-    Console(width=max(out_console.width, 130)).print(t)
+    if shown:
+        Console(width=max(out_console.width, 130)).print(t)
     if not all_rows:
-        console.print(f"{shown} of {len(cmp)} figures differ (--all shows every figure)"
+        n_timing = int(cmp["metric"].astype(str).str.contains("seconds").sum())
+        what = (f"{results} of {len(cmp) - n_timing} result figures differ" if results or not same else
+                f"the {len(cmp) - n_timing} result figures are identical")
+        console.print(f"{what}; {timings} of {n_timing} wall-clock timings differ (--all shows every figure)"
                       + (f"; wrote {csv}" if csv else ""), highlight=False)
 
 

@@ -1,18 +1,31 @@
 """The one place that talks to a MIP solver.
 
 Callers pass a Pyomo model and one :class:`SolveOptions`; they get back a :class:`SolveOutcome` with the status,
-incumbent objective, best bound, relative gap and wall time. HiGHS (through Pyomo's ``contrib.solver`` HiGHS
-interface, which drives ``highspy`` in-process) is the default and, for now, the only solver.
+incumbent objective, best bound, relative gap, wall time and the work it was charged. HiGHS (through Pyomo's
+``contrib.solver`` HiGHS interface, which drives ``highspy`` in-process) is the default and, for now, the only
+solver.
+
+Work, not time, decides where a MIP stops (see :mod:`spmopt.work`): HiGHS calls back at fixed points of its
+search (root cut rounds, nodes), the same points on every run, and each call is a *tick*; the solve is
+interrupted once its ticks reach the work it was given, and charged for the ticks it used. A tick costs
+``TICK_PER_NONZERO`` work units per nonzero of the model (measured on the county-districting models, 15,000–56,000
+nonzeros: 0.05–0.18 s a tick). HiGHS is deterministic for a given model and options, so the same work gives the
+same answer. The wall clock is only the guard: HiGHS's own time limit, and the callback stops the search too once
+the guard has passed (HiGHS was once seen to ignore its time limit after a restart).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
+from contextlib import contextmanager as _contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyomo.environ as pyo
+
+from spmopt import work as _work
 
 SOLVERS = ("highs",)
 AUTO_PAIRS = 250_000  # above this many unit–territory pairs, the alignment MIP is restricted to candidates
@@ -25,11 +38,22 @@ AUTO_REGION_SIZE = 4
 AUTO_REGION_SIZE_FREE = 2
 AUTO_MIP_UNITS = 5_000  # from this many units and a feasible start, the restricted MIP gets 5 % of the time left
 AUTO_FLOW_VARS = 40_000  # contiguity by the flow form up to this many flow variables, by cuts in rounds above
+#: work units per HiGHS callback tick and model nonzero (s/tick ÷ nonzeros on the reference machine: 3.3e-6 ±50 %
+#: over five county-districting models)
+TICK_PER_NONZERO = 3.3e-6
+#: work units per model nonzero for building the model and handing it to HiGHS (Pyomo: 80,000 binaries, about
+#: 400,000 nonzeros, 1.4 s to build and 2.5 s to load)
+LOAD_PER_NONZERO = 1e-5
+#: work units per simplex iteration and row of the model (a MIP solve's LP work, counted after it)
+ITERATION_PER_ROW = 2e-8
 
 
 @dataclass(frozen=True)
 class SolveOptions:
-    """Solver settings. ``time_limit`` in seconds (None = no limit); ``mip_gap`` the relative gap at which
+    """Solver settings. ``time_limit`` in seconds (None = no limit) is the wall-clock guard; ``work`` the work
+    budget in units (about a second each on the reference machine, see :mod:`spmopt.work`) that decides where the
+    search stops, so that the answer is the same under any load: None = ``WORK_SHARE`` × ``time_limit``;
+    ``mip_gap`` the relative gap at which
     the solver may stop; ``threads`` (None = solver default); ``log`` echoes the solver log to stdout;
     ``heuristic`` runs the alignment heuristic first when no feasible start is known;
     ``candidates`` is how many territories per unit the alignment MIP may consider (the ones with the smallest
@@ -49,6 +73,7 @@ class SolveOptions:
 
     solver: str = "highs"
     time_limit: float | None = 60.0
+    work: float | None = None
     mip_gap: float = 1e-4
     threads: int | None = None
     log: bool = False
@@ -64,6 +89,8 @@ class SolveOptions:
             raise ValueError(f"unknown solver '{self.solver}' (available: {', '.join(SOLVERS)})")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time limit must be > 0 seconds, got {self.time_limit}")
+        if self.work is not None and not self.work > 0:
+            raise ValueError(f"work budget must be > 0 units, got {self.work}")
         if self.candidates is not None and (int(self.candidates) != self.candidates or self.candidates < 0):
             raise ValueError(f"candidates must be a whole number >= 0, got {self.candidates}")
         if self.regions is not None and (int(self.regions) != self.regions or self.regions < 0
@@ -76,7 +103,9 @@ class SolveOptions:
 @dataclass(frozen=True)
 class SolveOutcome:
     """``status`` is one of ``optimal`` (proved within the gap tolerance), ``feasible`` (stopped by a limit
-    with an incumbent), ``infeasible``, ``no_solution`` (stopped by a limit with none) or ``error``."""
+    with an incumbent), ``infeasible``, ``no_solution`` (stopped by a limit with none) or ``error``.
+    ``work`` is what the solve was charged (units), ``ticks`` HiGHS's callback count, ``guard_hit`` whether the
+    wall-clock guard stopped it (then, and only then, the answer may depend on the machine's speed)."""
 
     status: str
     objective: float | None
@@ -85,6 +114,9 @@ class SolveOutcome:
     termination: str
     solver: str
     log: str = ""
+    work: float = 0.0
+    ticks: int = 0
+    guard_hit: bool = False
 
     @property
     def has_solution(self) -> bool:
@@ -107,36 +139,85 @@ def solve(model: pyo.ConcreteModel, options: SolveOptions = SolveOptions(),
     """Solve ``model`` (minimisation) and load the incumbent into its variables when there is one.
 
     ``warm_start`` lists (Pyomo variable, value) pairs of a feasible solution handed to the solver as its first
-    incumbent.
+    incumbent. The work allowed is ``options.work`` (None = ``WORK_SHARE`` × ``options.time_limit``), never more
+    than the active work clock has left; the ticks used are charged to that clock. The wall-clock guard is the
+    active clock's (when it has one), else ``options.time_limit``.
     """
     from pyomo.contrib.solver.common.results import TerminationCondition as TC
     from pyomo.contrib.solver.solvers.highs import Highs
 
+    clock = _work.current()
+    allowed = options.work if options.work is not None else _work.default_budget(options.time_limit)
+    allowed = min(math.inf if allowed is None else allowed, clock.left())
+    guard = clock.guard_left() if clock.guard is not None else options.time_limit
+    count = {"ticks": 0, "limit": None, "guard": False}
+    t0 = time.perf_counter()
+
+    def on_tick(e) -> None:
+        count["ticks"] += 1
+        if count["limit"] is not None and count["ticks"] >= count["limit"]:
+            e.interrupt()
+        elif guard is not None and time.perf_counter() - t0 > guard + 1.0:
+            count["guard"] = True  # HiGHS's own time limit should have stopped it a second ago
+            e.interrupt()
+
     class _Highs(Highs):
         """Pyomo's HiGHS interface, handing HiGHS a first incumbent right before it runs (any earlier and
-        the model updates Pyomo makes on ``solve`` discard it)."""
+        the model updates Pyomo makes on ``solve`` discard it) and counting its ticks against the work."""
 
         def _solve(self):
+            h = self._solver_model
             if warm_start:
-                _set_solution(self, self._solver_model, warm_start)
-            return super()._solve()
+                _set_solution(self, h, warm_start)
+            count["tick"] = TICK_PER_NONZERO * max(1, h.getNumNz())
+            count["load"] = LOAD_PER_NONZERO * h.getNumNz()
+            if math.isfinite(allowed):
+                count["limit"] = max(1, int((allowed - count["load"]) / count["tick"]))
+            h.cbMipInterrupt.subscribe(on_tick)
+            try:
+                return super()._solve()
+            finally:
+                h.cbMipInterrupt.unsubscribe(on_tick)
+                count["status"] = h.getModelStatus()
+                info = h.getInfo()
+                count["iterations"] = max(0, int(info.simplex_iteration_count))
+                count["nodes"] = max(0, int(info.mip_node_count))
+                count["rows"], count["nnz"] = h.getNumRow(), h.getNumNz()
 
     opt = _Highs()
-    t0 = time.perf_counter()
     kwargs: dict[str, Any] = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
                                   rel_gap=options.mip_gap, solver_options=dict(options.extra))
-    if options.time_limit is not None:
-        kwargs["time_limit"] = float(options.time_limit)
+    if guard is not None:
+        kwargs["time_limit"] = float(max(0.1, guard))
     if options.threads is not None:
         kwargs["threads"] = options.threads
     if options.log:
         import sys
 
         kwargs["tee"] = [sys.stdout]
-    res = opt.solve(model, **kwargs)
+    with _quiet_interrupt():
+        res = opt.solve(model, **kwargs)
     secs = time.perf_counter() - t0
     tc = res.termination_condition
     has = res.incumbent_objective is not None
+    import highspy
+
+    interrupted = count.get("status") == highspy.HighsModelStatus.kInterrupt
+    guard_hit = count["guard"] or tc == TC.maxTimeLimit
+    # charged for its ticks or, where HiGHS calls back rarely (a long root presolve or probing), for its simplex
+    # iterations × rows, whichever is more: the charge is deterministic either way and keeps the clock near the
+    # wall time that follows (five county and North-East models: 0.6-1.7 s per unit charged)
+    used = max(count["ticks"] * count.get("tick", 0.0),
+               ITERATION_PER_ROW * count.get("iterations", 0) * count.get("rows", 0)) + count.get("load", 0.0)
+    if os.environ.get("SPMOPT_WORK_LOG"):  # calibration: one line per solve
+        with open(os.environ["SPMOPT_WORK_LOG"], "a") as fh:
+            fh.write(f"{count['ticks']} {count.get('iterations')} {count.get('nodes')} {count.get('rows')} "
+                     f"{count.get('nnz')} {secs:.3f} {used:.3f}\n")
+    clock.charge(used)
+    if guard_hit:
+        clock.mark_guard("solver")
+    if interrupted:
+        tc = TC.iterationLimit if not count["guard"] else TC.maxTimeLimit
     if tc == TC.convergenceCriteriaSatisfied:
         status = "optimal"
     elif tc in (TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded):
@@ -153,7 +234,27 @@ def solve(model: pyo.ConcreteModel, options: SolveOptions = SolveOptions(),
     return SolveOutcome(status=status, objective=res.incumbent_objective if has else None,
                         bound=None if bound is None or not math.isfinite(bound) else float(bound),
                         seconds=secs, termination=str(tc.name), solver=f"highs {'.'.join(map(str, opt.version()))}",
-                        log=res.solver_log or "")
+                        log=res.solver_log or "", work=used, ticks=count["ticks"], guard_hit=guard_hit)
+
+
+class _InterruptFilter:
+    """Pyomo's HiGHS interface warns of HiGHS's 'interrupted' status, which is how a work budget stops it."""
+
+    def filter(self, record) -> bool:
+        return "kInterrupt" not in record.getMessage()
+
+
+@_contextmanager
+def _quiet_interrupt():
+    import logging
+
+    log = logging.getLogger("pyomo.contrib.solver.solvers.highs")
+    f = _InterruptFilter()
+    log.addFilter(f)
+    try:
+        yield
+    finally:
+        log.removeFilter(f)
 
 
 def _set_solution(opt, h, values: list[tuple]) -> None:

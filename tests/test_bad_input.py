@@ -67,7 +67,7 @@ quota:
   target: 1000
   method: potential
 """
-ALIGN = ["align", "--units", "u.csv", "--territories", "t.csv", "--time-limit", "5", "--no-plot"]
+ALIGN = ["align", "--units", "u.csv", "--territories", "t.csv", "--time-limit", "5", "--no-plot", "--no-contiguity"]
 SIM = ["simulate", "--reps", "reps.csv", "--plan", "minimal.yaml", "--trials", "20", "--workers", "1", "--no-plot"]
 BT = ["backtest", "--plan", "minimal.yaml", "--actuals", "actuals.csv", "--quotas", "quotas.csv", "--no-plot"]
 QUOTA = ["quota", "--reps", "qreps.csv", "--no-simulate", "--no-plot"]
@@ -233,7 +233,8 @@ def C(id, build, code, *expect, **kw) -> Case:  # noqa: N802 — a short table c
 def _align(extra: list[str], units_edit=None, terr: str = TERRITORIES, out: str = "out"):
     def build(tmp):
         align_files(tmp, units_edit, terr)
-        return ALIGN + extra + ["--out", out]
+        base = [a for a in ALIGN if a != "--no-contiguity"] if "--contiguity" in extra else ALIGN
+        return base + extra + ["--out", out]
     return build
 
 
@@ -242,7 +243,7 @@ def _align_units(name: str, make: Callable[[Path], object], extra=("--balance", 
         write(tmp, "t.csv", TERRITORIES)
         make(tmp)
         return ["align", "--units", name, "--territories", "t.csv", "--time-limit", "5", "--no-plot", *extra,
-                "--out", "out"]
+                "--out", "out", "--no-contiguity"]
     return build
 
 
@@ -480,7 +481,7 @@ CASES: list[Case] = [
       prefill="align", slow=True),
     C("opt-max-disruption-above-one", _align(["--max-disruption", "potential=1.5"]), 2, "--max-disruption",
       "1.5", prefill="align"),
-    C("opt-k-zero", fixed(["align", "--units", "u.csv", "--k", "0", "--out", "out"], align_files), 2,
+    C("opt-k-zero", fixed(["align", "--units", "u.csv", "--k", "0", "--out", "out", "--no-contiguity"], align_files), 2,
       "--k", prefill="align"),
     C("opt-regions-one", _align(["--regions", "1"]), 2, "--regions", prefill="align"),
     C("opt-candidates-negative", _align(["--candidates", "-1"]), 2, "--candidates", prefill="align", slow=True),
@@ -489,7 +490,8 @@ CASES: list[Case] = [
       slow=True),
     C("opt-unknown-option", _align(["--bogus-opt", "3"]), 2, "--bogus-opt", prefill="align"),
     C("opt-missing-out", fixed(ALIGN, align_files), 2, "--out", "required"),
-    C("opt-missing-units", fixed(["align", "--territories", "t.csv", "--out", "out"], align_files), 2,
+    C("opt-missing-units", fixed(["align", "--territories", "t.csv", "--out", "out",
+                                  "--no-contiguity"], align_files), 2,
       "--units", "required", prefill="align", slow=True),
 
     # ---- output places -------------------------------------------------------------------------------
@@ -528,8 +530,8 @@ CASES: list[Case] = [
       "t.csv", "max_potential", "100", prefill="align", slow=True),
     C("infeasible-no-disruption", _align(["--balance", "potential=0.01", "--max-disruption", "potential=0"]), 3,
       "disruption", "'potential'", "24.50%", prefill="align", slow=True),
-    C("infeasible-k-above-units", fixed(["align", "--units", "u.csv", "--k", "9", "--no-plot", "--out", "out"],
-                                        align_files), 3, "k = 9", "7",
+    C("infeasible-k-above-units", fixed(["align", "--units", "u.csv", "--k", "9", "--no-plot", "--out", "out",
+                                         "--no-contiguity"], align_files), 3, "k = 9", "7",
       prefill="align", slow=True),
     C("infeasible-contiguity-pieces", after(_align(["--contiguity", "adj.csv"]),
                                             lambda t: write(t, "adj.csv", "unit_a,unit_b\nu1,u2\nu3,u4\n")), 3,

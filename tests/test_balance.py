@@ -35,9 +35,9 @@ def test_chain_passes_load_through_a_full_territory():
     p = path_problem()
     start = START.copy()
     assert State(p, start).violation() == pytest.approx(3.0)  # 0.6 over and 0.6 under, tolerance 0.4 each
-    stalled, _ = local_search(p, start, time_limit=5)
+    stalled, _ = local_search(p, start, work=5)
     assert State(p, stalled).violation() == pytest.approx(3.0)
-    a, info = rebalance(p, start, time_limit=5)
+    a, info = rebalance(p, start, work=5)
     assert a.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert info["violation_after"] == 0 and info["chains_kept"] == 1 and info["moves"] == 2
 
@@ -52,7 +52,7 @@ def test_rebalance_keeps_contiguity_and_never_adds_violation(seed):
     s = repair(p, p.contiguity.graph, pd.Series(tids[near], index=p.unit_ids))
     start = pd.Index(p.territory_ids).get_indexer(s.to_numpy())
     v0 = State(p, start).violation()
-    a, info = rebalance(p, start, time_limit=5)
+    a, info = rebalance(p, start, work=5)
     assert info["violation_after"] == pytest.approx(State(p, a).violation())
     assert info["violation_after"] <= v0 + 1e-9
     assert info["violation_after"] < 0.5 * v0  # the chains do real work on a badly balanced start
@@ -68,7 +68,7 @@ def test_contiguous_heuristic_output_is_what_it_claims():
     inst = generate(300, 6, seed=4)
     p = make_problem(inst.units, inst.territories, balance={"potential": 0.1, "workload": 0.1},
                      contiguity=inst.adjacency)
-    h = heuristic(p, time_limit=10)
+    h = heuristic(p, work=10)
     assert h.feasible  # ±10 % on 50 units per territory is within reach
     check_alignment(p, h.assignment)  # contiguous and within every limit (raises otherwise)
 

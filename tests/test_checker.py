@@ -13,7 +13,7 @@ GOOD = {"u1": "A", "u2": "A", "u3": "B", "u4": "A", "u5": "B", "u6": "B", "u7": 
 def problem(line_units, line_territories):
     units = line_units.assign(locked_territory=[None] * 6 + ["B"])
     return make_problem(units, line_territories, balance={"potential": 0.1}, capacity={"workload": 10},
-                        max_disruption={"potential": 0.25})
+                        max_disruption={"potential": 0.25}, contiguity=False)
 
 
 def test_valid_alignment_passes(problem):
@@ -35,7 +35,7 @@ def test_broken_alignment_rejected(problem, change, expected):
 
 
 def test_capacity_violation(line_units, line_territories):
-    p = make_problem(line_units, line_territories, capacity={"workload": 8})
+    p = make_problem(line_units, line_territories, capacity={"workload": 8}, contiguity=False)
     a = pd.Series({u: "A" for u in GOOD} | {"u7": "B"})  # A workload = 15
     assert any("above its maximum" in v for v in violations(p, a))
 
@@ -48,7 +48,7 @@ def test_duplicate_and_unknown_units(problem):
 
 def test_chosen_centres_must_serve_themselves():
     units = pd.DataFrame({"unit_id": list("abcd"), "x": [0, 1, 5, 6], "y": [0, 0, 0, 0]})
-    p = make_problem(units, k=2)
+    p = make_problem(units, k=2, contiguity=False)
     assert violations(p, pd.Series({"a": "a", "b": "a", "c": "c", "d": "c"})) == []
     v = violations(p, pd.Series({"a": "b", "b": "a", "c": "c", "d": "c"}))
     assert any("not in its own territory" in s for s in v)

@@ -14,7 +14,8 @@ runner = CliRunner()
 def test_align_writes_contract_files(files):
     out = files / "out"
     res = runner.invoke(app, ["align", "--units", str(files / "units.csv"), "--territories",
-                              str(files / "territories.csv"), "--balance", "potential=0.1", "--out", str(out)])
+                              str(files / "territories.csv"), "--balance", "potential=0.1", "--out", str(out),
+                              "--no-contiguity"])
     assert res.exit_code == 0, res.output
     a = pd.read_csv(out / "assignment.csv")
     assert list(a.columns) == ["unit_id", "territory_id"] and len(a) == 7
@@ -31,7 +32,7 @@ def test_align_writes_contract_files(files):
 def test_align_with_k(files):
     out = files / "k"
     res = runner.invoke(app, ["align", "--units", str(files / "units.csv"), "--k", "2", "--out", str(out),
-                              "--no-plot"])
+                              "--no-plot", "--no-contiguity"])
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text())
     # by hand: medians u2 (x=1) for {0,1,2,4} → 1+0+1+3 = 5, and u6 (x=9) for {6,9,10} → 3+0+1 = 4
@@ -42,7 +43,7 @@ def test_bad_input_is_one_line_with_exit_code_2(files):
     (files / "bad.csv").write_text("unit_id,x,y,potential\na,0,0,1\nb,1,1,oops\n")
     res = runner.invoke(app, ["align", "--units", str(files / "bad.csv"), "--territories",
                               str(files / "territories.csv"), "--balance", "potential=0.1", "--out",
-                              str(files / "o")])
+                              str(files / "o"), "--no-contiguity"])
     assert res.exit_code == 2
     assert "bad.csv, row 3, column 'potential': 'oops' is not a number" in " ".join(res.output.split())
     assert "Traceback" not in res.output
@@ -50,14 +51,14 @@ def test_bad_input_is_one_line_with_exit_code_2(files):
 
 def test_bad_option_syntax(files):
     res = runner.invoke(app, ["align", "--units", str(files / "units.csv"), "--k", "2", "--balance", "potential",
-                              "--out", str(files / "o")])
+                              "--out", str(files / "o"), "--no-contiguity"])
     assert res.exit_code == 2 and "COLUMN=NUMBER" in res.output
 
 
 def test_infeasible_exit_code_3(files):
     res = runner.invoke(app, ["align", "--units", str(files / "units.csv"), "--territories",
                               str(files / "territories.csv"), "--capacity", "potential=40", "--out",
-                              str(files / "o")])
+                              str(files / "o"), "--no-contiguity"])
     assert res.exit_code == 3 and "capacity" in res.output
 
 

@@ -28,6 +28,7 @@ def write(tmp_path, name, text):
 def run(tmp_path, units=UNITS, terr=TERR, **kw):
     u = read_table(write(tmp_path, "units.csv", units))
     t = read_table(write(tmp_path, "territories.csv", terr))
+    kw.setdefault("contiguity", False)
     return spmopt.make_problem(u, t, **kw)
 
 
@@ -69,7 +70,7 @@ def test_distance_table_errors(tmp_path):
     u = read_table(write(tmp_path, "u.csv", "unit_id,potential\na,1\nb,2\n"))
     t = read_table(write(tmp_path, "t.csv", "territory_id\nT1\n"))
     good = "unit_id,territory_id,distance\na,T1,3\nb,T1,4\n"
-    spmopt.make_problem(u, t, read_table(write(tmp_path, "d.csv", good)))
+    spmopt.make_problem(u, t, read_table(write(tmp_path, "d.csv", good)), contiguity=False)
     cases = [
         (good.replace("b,T1,4", "c,T1,4"), r"d.csv, row 3, column 'unit_id': unknown unit id 'c'"),
         (good.replace("b,T1,4", "b,T7,4"), r"d.csv, row 3, column 'territory_id': unknown territory id 'T7'"),
@@ -79,7 +80,7 @@ def test_distance_table_errors(tmp_path):
     ]
     for text, pattern in cases:
         with pytest.raises(InputError, match=pattern):
-            spmopt.make_problem(u, t, read_table(write(tmp_path, "d.csv", text)))
+            spmopt.make_problem(u, t, read_table(write(tmp_path, "d.csv", text)), contiguity=False)
 
 
 def test_parquet_and_excel_read_like_csv(tmp_path):
@@ -89,8 +90,10 @@ def test_parquet_and_excel_read_like_csv(tmp_path):
     typed.to_excel(tmp_path / "units.xlsx", index=False)
     for name in ("units.parquet", "units.xlsx"):
         other = read_table(tmp_path / name)
-        a = spmopt.make_problem(other, pd.DataFrame({"territory_id": ["T1", "T2"], "center_unit": ["001", "003"]}))
-        b = spmopt.make_problem(df, pd.DataFrame({"territory_id": ["T1", "T2"], "center_unit": ["001", "003"]}))
+        a = spmopt.make_problem(other, pd.DataFrame({"territory_id": ["T1", "T2"], "center_unit": ["001", "003"]}),
+                                contiguity=False)
+        b = spmopt.make_problem(df, pd.DataFrame({"territory_id": ["T1", "T2"], "center_unit": ["001", "003"]}),
+                                contiguity=False)
         pd.testing.assert_frame_equal(a.units, b.units)
         np.testing.assert_array_equal(a.distance, b.distance)
 
@@ -130,7 +133,7 @@ def test_generator_is_seeded_and_consistent():
 def test_generated_files_validate(tmp_path):
     paths = generate(50, 3, seed=1).write(tmp_path)
     p = spmopt.make_problem(read_table(paths["units"]), read_table(paths["territories"]),
-                            balance={"potential": 0.2})
+                            balance={"potential": 0.2}, contiguity=False)
     assert p.n_units == 50 and p.n_territories == 3
 
 

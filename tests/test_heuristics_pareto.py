@@ -22,7 +22,7 @@ from spmopt.territory.pareto import disruption_frontier
 def test_heuristic_feasibility_claim_matches_checker(seed, contiguity):
     g = generate(150, 5, seed=seed)
     p = make_problem(g.units, g.territories, balance={"potential": 0.25, "workload": 0.25}, contiguity=contiguity)
-    h = heuristic(p, time_limit=3)
+    h = heuristic(p, work=3)
     assert h.assignment.index.equals(p.unit_ids) and h.assignment.notna().all()
     if h.feasible:
         check_alignment(p, h.assignment)
@@ -33,8 +33,9 @@ def test_heuristic_feasibility_claim_matches_checker(seed, contiguity):
 def test_heuristic_reaches_feasibility_and_is_no_better_than_optimum(line_units, line_territories):
     centres = {"A": (0.0, 0.0), "B": (10.0, 0.0)}
     best, _ = brute_force(line_units, centres, balance={"potential": 0.2})
-    p = make_problem(line_units.drop(columns="current_territory"), line_territories, balance={"potential": 0.2})
-    h = heuristic(p, time_limit=2)
+    p = make_problem(line_units.drop(columns="current_territory"), line_territories, balance={"potential": 0.2},
+                     contiguity=False)
+    h = heuristic(p, work=2)
     assert h.feasible
     check_alignment(p, h.assignment)
     assert h.objective >= best - 1e-9
@@ -53,7 +54,7 @@ def test_frontier_points_match_enumeration(line_units, line_territories):
     limit is the least feasible disruption, and distance never rises as the limit grows."""
     centres = {"A": (0.0, 0.0), "B": (10.0, 0.0)}
     bal = {"potential": 0.3}  # enumeration: 10 % moved → distance 22, ≥ 15 % moved → 14
-    p = make_problem(line_units, line_territories, balance=bal)
+    p = make_problem(line_units, line_territories, balance=bal, contiguity=False)
     fr = disruption_frontier(p, SolveOptions(time_limit=30, mip_gap=1e-9), measure="potential", points=4)
     t = fr.table
     # least feasible disruption by enumeration, on a 1 % grid
@@ -76,7 +77,7 @@ def test_frontier_points_match_enumeration(line_units, line_territories):
 
 
 def test_frontier_needs_current_alignment(line_units, line_territories):
-    p = make_problem(line_units.drop(columns="current_territory"), line_territories)
+    p = make_problem(line_units.drop(columns="current_territory"), line_territories, contiguity=False)
     with pytest.raises(spmopt.errors.InputError, match="current alignment"):
         disruption_frontier(p, SolveOptions())
 
@@ -90,7 +91,8 @@ def test_cli_pareto_writes_csv_png_and_assignments(tmp_path, line_units, line_te
     line_territories.to_csv(tmp_path / "t.csv", index=False)
     res = CliRunner().invoke(app, ["align", "--units", str(tmp_path / "u.csv"), "--territories",
                                    str(tmp_path / "t.csv"), "--balance", "potential=0.3", "--pareto",
-                                   "disruption", "--pareto-points", "3", "--out", str(tmp_path / "o")])
+                                   "disruption", "--pareto-points", "3", "--out", str(tmp_path / "o"),
+                                   "--no-contiguity"])
     assert res.exit_code == 0, res.output
     t = pd.read_csv(tmp_path / "o" / "pareto.csv")
     assert len(t) == 3 and {"limit", "disruption", "distance", "gap", "status"} <= set(t.columns)
@@ -105,16 +107,16 @@ def test_relocating_centres_moves_each_to_its_members_1_median():
     from spmopt.territory.heuristics import relocate_centres
 
     units = pd.DataFrame({"unit_id": list("abcdef"), "x": [0, 1, 2, 10, 11, 12], "y": [0] * 6})
-    p = make_problem(units, k=2)
+    p = make_problem(units, k=2, contiguity=False)
     start = np.array([0, 0, 0, 3, 3, 3])
     moved = relocate_centres(p, start)
     assert moved.tolist() == [1, 1, 1, 4, 4, 4]
     assert p.cost()[np.arange(6), moved].sum() == pytest.approx(4.0)
-    locked = make_problem(units.assign(locked_territory=["a", None, None, None, None, None]), k=2)
+    locked = make_problem(units.assign(locked_territory=["a", None, None, None, None, None]), k=2, contiguity=False)
     assert relocate_centres(locked, start).tolist() == [0, 0, 0, 4, 4, 4]
     # a new centre must be able to take the load: with a capacity of 2 units per territory nothing qualifies
     # for a 3-unit territory, and the assignment is returned as it was
-    cap = make_problem(units.assign(n=1.0), k=2, capacity={"n": 2.0})
+    cap = make_problem(units.assign(n=1.0), k=2, capacity={"n": 2.0}, contiguity=False)
     assert relocate_centres(cap, start).tolist() == start.tolist()
 
 
@@ -125,8 +127,8 @@ def test_chosen_centre_heuristic_relocates_from_a_poor_spread_out_start():
     9..20 → 14 (36; 15 ties), total 56, one above the optimum 55 (halves 0..10 → 5 and 11..20 → 15): the
     heuristic must reach that local optimum, and nothing below the optimum."""
     units = pd.DataFrame({"unit_id": [f"u{i:02d}" for i in range(21)], "x": np.arange(21.0), "y": 0.0})
-    p = make_problem(units, k=2)
-    h = heuristic(p, time_limit=5.0)
+    p = make_problem(units, k=2, contiguity=False)
+    h = heuristic(p, work=5.0)
     assert h.feasible
     assert 55.0 - 1e-9 <= h.objective <= 56.0 + 1e-9
 
@@ -143,7 +145,7 @@ def test_frontier_is_monotone_and_bounds_travel_to_tighter_points(monkeypatch):
     units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(8)], "x": [float(i) for i in range(8)], "y": 0.0,
                           "current_territory": list("ABABABAB")})   # alternating: every other unit is misplaced
     terr = pd.DataFrame({"territory_id": ["A", "B"], "x": [0.0, 7.0], "y": [0.0, 0.0]})
-    p = make_problem(units, terr, balance={"count": 0.5})
+    p = make_problem(units, terr, balance={"count": 0.5}, contiguity=False)
     real = pareto_mod.solve_problem
     spoilt = []
 

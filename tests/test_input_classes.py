@@ -125,7 +125,7 @@ def test_commission_rate_above_one_warns(tmp_path):
 def _align(files, out, *extra):
     return runner.invoke(app, ["align", "--units", str(files / "units.csv"), "--territories",
                                str(files / "territories.csv"), "--balance", "potential=0.1", "--out", str(out),
-                               "--no-plot", *extra])
+                               "--no-plot", *extra, "--no-contiguity"])
 
 
 def test_an_output_folder_holds_one_run(files):
@@ -178,8 +178,10 @@ def test_output_folder_discards_on_error(tmp_path):
      "--behaviour: must be one of none, effort, timing, full; got 'bogus'"),
     (["simulate", "--reps", "r.csv", "--plan", "p.yaml", "--out", "o", "--year", "1800"],
      "--year: must be a calendar year between 1900 and 2200, got 1800"),
-    (["align", "--units", "u.csv", "--out", "o", "--time-limit", "-5"], "--time-limit: must be a positive number"),
-    (["align", "--units", "u.csv", "--out", "o", "--mip-gap", "-1"], "--mip-gap: must be a fraction in [0, 1)"),
+    (["align", "--units", "u.csv", "--out", "o", "--time-limit", "-5", "--no-contiguity"],
+     "--time-limit: must be a positive number"),
+    (["align", "--units", "u.csv", "--out", "o", "--mip-gap", "-1", "--no-contiguity"],
+     "--mip-gap: must be a fraction in [0, 1)"),
     (["plan", "check", "p.yaml", "--quota", "-5"], "--quota: must be a positive number, got -5"),
     (["quota-relief", "--units", "u.csv", "--quotas", "q.csv", "--after", "a.csv", "--out", "o", "--effective",
       "01/07/2026"], "--effective: '01/07/2026' is not an ISO date"),

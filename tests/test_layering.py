@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "spmopt" / "territory"
 
 FLOORS = {
     # 0: the problem, the adjacency graph utilities and the independent checker
-    "contiguity": 0, "problem": 0, "evaluate": 0,
+    "contiguity": 0, "split": 0, "problem": 0, "evaluate": 0,
     # 1: an assignment's bookkeeping (State), the unit graph (Graph) and the moves and connectivity checks
     "state": 1,
     # 2: searches and models of one problem: transfer chains, spanning-tree splits, the penalty search, the MIP,

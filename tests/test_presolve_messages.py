@@ -34,6 +34,7 @@ def terr():
 
 
 def infeasible(*args, **kw) -> InfeasibleError:
+    kw.setdefault("contiguity", False)
     with pytest.raises(InfeasibleError) as e:
         precheck(make_problem(*args, **kw))
     return e.value
@@ -49,9 +50,9 @@ def test_total_capacity_names_the_total_needed_and_the_capacity_that_holds_it(un
             "least 24 territories at 100 each") in str(e)
     assert e.suggestion == {"capacity": {"workload": pytest.approx(590.325)}}
     # the suggested capacity passes the check; a hair less does not
-    precheck(make_problem(units, terr, capacity={"workload": 590.325}))
+    precheck(make_problem(units, terr, capacity={"workload": 590.325}, contiguity=False))
     with pytest.raises(InfeasibleError):
-        precheck(make_problem(units, terr, capacity={"workload": 590.32}))
+        precheck(make_problem(units, terr, capacity={"workload": 590.32}, contiguity=False))
 
 
 def test_total_capacity_with_per_territory_maxima(units, terr):
@@ -61,7 +62,7 @@ def test_total_capacity_with_per_territory_maxima(units, terr):
     e = infeasible(units, t, capacity={"workload": 600})
     assert ("exceeds total capacity 2,300 of 4 territories; raise total capacity on 'workload' from 2,300 to "
             "≥ 2,361.3: e.g. capacity workload=620.434 with the max_workload limits of <territories> kept") in str(e)
-    precheck(make_problem(units, t, capacity={"workload": 620.434}))
+    precheck(make_problem(units, t, capacity={"workload": 620.434}, contiguity=False))
     # maxima alone (no capacity): 500 + 600 + 700 + 500 = 2,300, short by 61.3 that no capacity can add
     e = infeasible(units, terr.assign(max_workload=[500, 600, 700, 500]))
     assert "the max_workload limits of <territories> raised by 61.3 in all" in str(e)
@@ -100,7 +101,7 @@ def test_balance_unit_and_grain(line_units, line_territories):
     three = pd.DataFrame({"territory_id": ["A", "B", "C"], "x": [0.0, 5, 10], "y": 0.0})
     e = infeasible(line_units, three, balance={"count": 0.2})
     assert "needs sizes of both 2 and 3" in str(e) and "at least ±28.6%" in str(e)
-    precheck(make_problem(line_units, three, balance={"count": 0.286}))
+    precheck(make_problem(line_units, three, balance={"count": 0.286}, contiguity=False))
 
 
 def test_locked_units_over_the_limit(line_units, line_territories):
@@ -121,7 +122,7 @@ def test_zero_disruption_with_unbalanced_current_territories(line_units, line_te
             "'potential' to at least 20.00% (or the tolerance on 'potential' to ±50.00%") in str(e)
     # a positive limit is left to the solver's diagnosis, which compares the families
     precheck(make_problem(line_units, line_territories, balance={"potential": 0.1},
-                          max_disruption={"potential": 0.2}))
+                          max_disruption={"potential": 0.2}, contiguity=False))
 
 
 def test_contiguity_pieces_to_join(line_units):
@@ -139,7 +140,7 @@ def test_minimum_above_maximum_is_bad_input_naming_file_and_row(units, terr, tmp
     terr.assign(min_workload=[None, 700, None, None], max_workload=[None, 600, None, None]).to_csv(
         tmp_path / "territories.csv", index=False)
     r = cli.invoke(app, ["align", "--units", str(tmp_path / "units.csv"), "--territories",
-                         str(tmp_path / "territories.csv"), "--out", str(tmp_path / "o")])
+                         str(tmp_path / "territories.csv"), "--out", str(tmp_path / "o"), "--no-contiguity"])
     assert r.exit_code == 2, r.output
     assert (f"{tmp_path / 'territories.csv'}, row 3, column 'min_workload': territory 'T2' has min_workload = 700 "
             "above its max_workload = 600") in r.output
@@ -147,7 +148,7 @@ def test_minimum_above_maximum_is_bad_input_naming_file_and_row(units, terr, tmp
     terr.assign(min_workload=[None, None, 650, None]).to_csv(tmp_path / "territories.csv", index=False)
     r = cli.invoke(app, ["align", "--units", str(tmp_path / "units.csv"), "--territories",
                          str(tmp_path / "territories.csv"), "--capacity", "workload=600", "--out",
-                         str(tmp_path / "o")])
+                         str(tmp_path / "o"), "--no-contiguity"])
     assert r.exit_code == 2, r.output
     assert "row 4, column 'min_workload': territory 'T3' has min_workload = 650 above the capacity workload=600" \
         in r.output
@@ -158,7 +159,8 @@ def test_header_only_units_file_is_bad_input_naming_it(units, terr, tmp_path, ex
     units.iloc[:0].to_csv(tmp_path / "units.csv", index=False)
     terr.assign(center_unit="U1").drop(columns=["x", "y"]).to_csv(tmp_path / "terr.csv", index=False)
     args = [str(tmp_path / "terr.csv") if a == "TERR" else a for a in extra]
-    r = cli.invoke(app, ["align", "--units", str(tmp_path / "units.csv"), *args, "--out", str(tmp_path / "o")])
+    r = cli.invoke(app, ["align", "--units", str(tmp_path / "units.csv"), *args, "--out", str(tmp_path / "o"),
+                         "--no-contiguity"])
     assert r.exit_code == 2, r.output
     assert "units.csv" in r.output and "terr.csv" not in r.output and "center_unit" not in r.output
 
@@ -167,11 +169,11 @@ def test_zero_rows_refused_without_a_file(units, terr):
     with pytest.raises(InputError, match=r"^<units>: no data rows"):
         validate_units(units.iloc[:0])
     with pytest.raises(InputError, match=r"^<units>: no data rows"):
-        make_problem(units.iloc[:0], k=2)
+        make_problem(units.iloc[:0], k=2, contiguity=False)
     with pytest.raises(InputError, match=r"^<territories>: no data rows"):
         validate_territories(terr.iloc[:0], validate_units(units))
     with pytest.raises(InputError, match=r"^<units>: no data rows"):
-        make_problem(units.iloc[:0], terr)
+        make_problem(units.iloc[:0], terr, contiguity=False)
 
 
 # ------------------------------------------------------------------------------------------ validate == run

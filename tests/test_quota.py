@@ -59,7 +59,7 @@ def test_alignment_input_sums_potential_of_each_territory():
     from spmopt.data.generate import generate
 
     case = generate(60, 4, seed=3)
-    a = align(case.units, case.territories, balance={"potential": 0.2}, time_limit=20)
+    a = align(case.units, case.territories, balance={"potential": 0.2}, time_limit=20, contiguity=False)
     r = set_quotas(a, 1_000_000, "potential")
     pot = case.units.assign(t=a.assignment.reindex(case.units["unit_id"]).to_numpy())
     pot = pot.assign(potential=pot["potential"].astype(float)).groupby("t")["potential"].sum()

@@ -37,6 +37,7 @@ def scenario_text(**over) -> str:
       territories: territories.csv
     align:
       balance: {{potential: 0.1}}
+      contiguity: false
       time_limit: 30
     quota:
       target: 1000
@@ -416,7 +417,7 @@ def test_a_better_frontier_point_replaces_a_time_limited_alignment(line_units, l
     from spmopt.scenario.runner import better_from_frontier
     from spmopt.territory.pareto import Frontier
 
-    best = spmopt.align(line_units, line_territories, balance={"potential": 0.1})
+    best = spmopt.align(line_units, line_territories, balance={"potential": 0.1}, contiguity=False)
     assert best.objective == pytest.approx(18.0)
     stuck = dataclasses.replace(best, objective=25.0, bound=15.0, gap=0.4, status="feasible")
     fr = Frontier(measure="potential", table=pd.DataFrame(), alignments=[best])

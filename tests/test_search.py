@@ -35,7 +35,7 @@ def test_finds_the_enumerated_contiguous_optimum_on_small_grids(seed):
     cost, _ = brute_force(units, {t: xy[u] for t, u in roots.items()}, balance=bal,
                           locks={u: t for t, u in roots.items()}, adjacency=pairs)
     p = rooted(units, pairs, roots, bal)
-    r = penalty_search(p, contiguous_start(p), time_limit=0.5, seed=seed)
+    r = penalty_search(p, contiguous_start(p), work=0.5, seed=seed)
     a = as_series(p, r.assignment)
     assert r.feasible and not violations(p, a)
     assert r.objective == pytest.approx(cost, abs=1e-6)
@@ -47,10 +47,11 @@ def test_finds_the_enumerated_optimum_without_contiguity(line_units, line_territ
     """Seven units on a line, ±20 % potential: the optimum (enumerated) is found from the nearest-centre start,
     which breaks the balance."""
     best, _ = brute_force(line_units, {"A": (0.0, 0.0), "B": (10.0, 0.0)}, balance={"potential": 0.2})
-    p = make_problem(line_units.drop(columns="current_territory"), line_territories, balance={"potential": 0.2})
+    p = make_problem(line_units.drop(columns="current_territory"), line_territories, balance={"potential": 0.2},
+                     contiguity=False)
     start = start_assignment(p)
     assert violations(p, as_series(p, start))
-    r = penalty_search(p, start, time_limit=1.0)
+    r = penalty_search(p, start, work=1.0)
     assert r.feasible
     check_alignment(p, as_series(p, r.assignment))
     assert r.objective == pytest.approx(best, abs=1e-9)
@@ -62,7 +63,7 @@ def test_contiguity_is_kept_and_claims_match_the_checker(seed):
     p = make_problem(g.units, g.territories, balance={"potential": 0.2, "workload": 0.2}, contiguity="auto")
     start = contiguous_start(p)
     assert not disconnected(p.contiguity.graph, as_series(p, start))
-    r = penalty_search(p, start, time_limit=2.0, seed=seed)
+    r = penalty_search(p, start, work=2.0, seed=seed)
     a = as_series(p, r.assignment)
     assert not disconnected(p.contiguity.graph, a)
     assert r.feasible == (not violations(p, a))
@@ -77,8 +78,8 @@ def test_disruption_limit_and_price_are_kept_in_the_books(line_units, line_terri
     price × moved potential) and the limit holds; the enumerated optimum is reached."""
     kw = dict(balance={"potential": 0.3}, max_disruption={"potential": 0.3}, disruption_price={"potential": 0.05})
     best, _ = brute_force(line_units, {"A": (0.0, 0.0), "B": (10.0, 0.0)}, **kw)
-    p = make_problem(line_units, line_territories, **kw)
-    r = penalty_search(p, start_assignment(p), time_limit=1.0)
+    p = make_problem(line_units, line_territories, **kw, contiguity=False)
+    r = penalty_search(p, start_assignment(p), work=1.0)
     a = as_series(p, r.assignment)
     assert r.feasible
     check_alignment(p, a)
@@ -89,18 +90,18 @@ def test_disruption_limit_and_price_are_kept_in_the_books(line_units, line_terri
 def test_a_feasible_start_is_never_made_worse():
     g = generate(200, 5, seed=4)
     p = make_problem(g.units, g.territories, balance={"potential": 0.5}, contiguity="auto")
-    first = penalty_search(p, contiguous_start(p), time_limit=1.0)
+    first = penalty_search(p, contiguous_start(p), work=1.0)
     assert first.feasible
-    again = penalty_search(p, first.assignment, time_limit=0.5, seed=9)
+    again = penalty_search(p, first.assignment, work=0.5, seed=9)
     assert again.feasible and again.objective <= first.objective + 1e-9
 
 
 def test_chosen_centres_keep_their_own_unit():
     g = generate(120, 4, seed=2)
-    p = make_problem(g.units.drop(columns="current_territory"), None, k=4, balance={"potential": 0.3})
+    p = make_problem(g.units.drop(columns="current_territory"), None, k=4, balance={"potential": 0.3}, contiguity=False)
     a0 = start_assignment(p)
     cols = np.unique(a0)
-    r = penalty_search(p, a0, time_limit=1.0, data=search_data(p, cols))
+    r = penalty_search(p, a0, work=1.0, data=search_data(p, cols))
     assert set(np.unique(r.assignment)) <= set(cols)
     centre = p.centre_index()
     assert all(r.assignment[centre[j]] == j for j in cols)

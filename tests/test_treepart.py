@@ -77,7 +77,7 @@ def test_flow_balance_moves_the_hand_worked_flows():
     one unit, which gives the unique feasible alignment in one sweep."""
     p = path_problem()
     start = np.array([0] * 5 + [1] * 4 + [2] * 3)
-    a, taken = flow_balance(p, start, time_limit=10)
+    a, taken = flow_balance(p, start, work=10)
     assert a.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert taken == 2
 
@@ -90,7 +90,7 @@ def test_recombination_never_beats_enumeration_and_never_worsens(seed):
     best, _ = brute_force(units, {t: xy[u] for t, u in roots.items()}, balance=bal,
                           locks={u: t for t, u in roots.items()}, adjacency=pairs)
     p = rooted(units, pairs, roots, bal)
-    h = heuristic(p, time_limit=3)
+    h = heuristic(p, work=3)
     if not np.isfinite(best):
         assert not h.feasible
         return
@@ -100,7 +100,7 @@ def test_recombination_never_beats_enumeration_and_never_worsens(seed):
     assert h.objective >= best - 1e-6
     tids = pd.Index(p.territory_ids)
     a0 = tids.get_indexer(h.assignment.to_numpy())
-    a, _ = recombine(p, a0, time_limit=2, seed=seed)
+    a, _ = recombine(p, a0, work=2, seed=seed)
     out = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids)
     check_alignment(p, out)
     assert evaluate(p, out).objective <= h.objective + 1e-9
@@ -117,7 +117,7 @@ def test_tight_two_measure_balance_with_contiguity_is_reached(seed):
                      contiguity=inst.adjacency)
     v = voronoi(p)
     assert State(p, v).violation() > 10  # the start really is out of balance
-    h = heuristic(p, time_limit=20)
+    h = heuristic(p, work=20)
     assert h.feasible
     check_alignment(p, h.assignment)  # contiguous, within every limit, centre units at home (raises otherwise)
     g = p.contiguity.graph

@@ -37,7 +37,7 @@ def _best_add_one(units, terr, candidates):
 def test_add_one_territory_equals_enumeration(line_units, line_territories):
     per = _best_add_one(line_units, line_territories, list(line_units["unit_id"]))
     best = min(per.values())
-    r = spmopt.align(line_units, line_territories, balance=BAL, add=1, mip_gap=1e-9, time_limit=60)
+    r = spmopt.align(line_units, line_territories, balance=BAL, add=1, mip_gap=1e-9, time_limit=60, contiguity=False)
     check_alignment(r.problem, r.assignment)
     assert r.status == "optimal"
     assert r.objective == pytest.approx(best, abs=1e-6)
@@ -53,7 +53,8 @@ def test_add_one_territory_equals_enumeration(line_units, line_territories):
 def test_add_candidates_query_restricts_the_new_centre(line_units, line_territories):
     allowed = list(line_units.loc[line_units["x"] >= 6, "unit_id"])
     per = _best_add_one(line_units, line_territories, allowed)
-    r = spmopt.align(line_units, line_territories, balance=BAL, add=1, add_candidates="x >= 6", mip_gap=1e-9)
+    r = spmopt.align(line_units, line_territories, balance=BAL, add=1, add_candidates="x >= 6", mip_gap=1e-9,
+                     contiguity=False)
     assert r.objective == pytest.approx(min(per.values()), abs=1e-6)
     new = r.summary()["what_if"]["opened"][0].removeprefix("new:")
     assert new in allowed
@@ -71,7 +72,7 @@ def three(line_territories):
 def test_remove_named_territory_equals_problem_without_it(line_units, three):
     centres = {t: xy for t, xy in _centres(three).items() if t != "B"}
     best, _ = brute_force(line_units, centres, balance=BAL)
-    r = spmopt.align(line_units, three, balance=BAL, remove=["B"], mip_gap=1e-9)
+    r = spmopt.align(line_units, three, balance=BAL, remove=["B"], mip_gap=1e-9, contiguity=False)
     check_alignment(r.problem, r.assignment)
     assert r.objective == pytest.approx(best, abs=1e-6)
     assert "B" not in set(r.assignment)
@@ -95,10 +96,10 @@ def test_remove_count_chooses_the_cheapest_closure(line_units, three, by_unit):
         centres = {t: xy for t, xy in _centres(three).items() if t != drop}
         per[drop], _ = brute_force(line_units, centres, balance=BAL)
         named = spmopt.align(line_units, three.drop(columns="x" if by_unit else []).drop(
-            columns="y" if by_unit else []), balance=BAL, remove=[drop], mip_gap=1e-9)
+            columns="y" if by_unit else []), balance=BAL, remove=[drop], mip_gap=1e-9, contiguity=False)
         assert named.objective == pytest.approx(per[drop], abs=1e-6)
     r = spmopt.align(line_units, three.drop(columns=["x", "y"]) if by_unit else three, balance=BAL, remove=1,
-                     mip_gap=1e-9)
+                     mip_gap=1e-9, contiguity=False)
     assert r.objective == pytest.approx(min(per.values()), abs=1e-6)
     closed = r.summary()["what_if"]["closed"]
     assert len(closed) == 1 and per[closed[0]] == pytest.approx(min(per.values()), abs=1e-6)
@@ -109,7 +110,7 @@ def test_candidate_sets_rank_by_distance_saved(line_units, line_territories):
     saves 4 at itself + 2 at u5 = 6, u5 (x=6) saves 4 + 2 at u4 = 6, u3 (x=2) saves 2 + 2 at u4 = 4, u2 (x=1)
     saves 1 at itself, at u3 and at u4 = 3, u6 (x=9) 1 + 1 = 2; so the sets are tried in the order u4, u5 (tie,
     table order), u3, u2."""
-    p = make_problem(line_units, line_territories, add=1)
+    p = make_problem(line_units, line_territories, add=1, contiguity=False)
     sets = candidate_sets(p, 4)
     new = [[p.territory_ids[j] for j in s if p.open_state()[j] == 0] for s in sets]
     assert new == [["new:u4"], ["new:u5"], ["new:u3"], ["new:u2"]]
@@ -127,15 +128,15 @@ def test_candidate_sets_rank_by_distance_saved(line_units, line_territories):
 ])
 def test_bad_what_if_requests_say_why(line_units, line_territories, kw, words):
     with pytest.raises(InputError, match=words.replace("(", r"\(")):
-        make_problem(line_units, line_territories, balance=BAL, **kw)
+        make_problem(line_units, line_territories, balance=BAL, **kw, contiguity=False)
 
 
 def test_what_if_needs_fixed_territories_and_locked_units_block_a_removal(line_units, line_territories):
     with pytest.raises(InputError, match="fixed territories"):
-        make_problem(line_units, k=2, add=1)
+        make_problem(line_units, k=2, add=1, contiguity=False)
     u = line_units.assign(locked_territory=[None, None, None, None, None, "B", None])
     with pytest.raises(InputError, match="'u6' is locked to 'B'"):
-        make_problem(u, line_territories, remove=["B"])
+        make_problem(u, line_territories, remove=["B"], contiguity=False)
 
 
 def test_cli_add_territory_writes_what_if(tmp_path, line_units, line_territories):
@@ -145,7 +146,7 @@ def test_cli_add_territory_writes_what_if(tmp_path, line_units, line_territories
     res = CliRunner().invoke(app, ["align", "--units", str(tmp_path / "units.csv"), "--territories",
                                    str(tmp_path / "territories.csv"), "--balance", "potential=0.3",
                                    "--add-territories", "1", "--add-where", "x >= 6", "--out", str(out),
-                                   "--no-plot"])
+                                   "--no-plot", "--no-contiguity"])
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text())
     assert len(s["what_if"]["opened"]) == 1 and s["n_territories"] == 3
@@ -154,6 +155,6 @@ def test_cli_add_territory_writes_what_if(tmp_path, line_units, line_territories
     assert "what-if: opened" in res.output
     bad = CliRunner().invoke(app, ["align", "--units", str(tmp_path / "units.csv"), "--territories",
                                    str(tmp_path / "territories.csv"), "--add-where", "x > 1", "--out",
-                                   str(tmp_path / "o2")])
+                                   str(tmp_path / "o2"), "--no-contiguity"])
     assert bad.exit_code != 0 and "--add-territories" in bad.output
     assert np.isfinite(s["objective"])

@@ -48,7 +48,28 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
             cx, cy = centre_of[t]
             for xi, yi in zip(x[sel], y[sel], strict=True):
                 ax.plot([xi, cx], [yi, cy], color=colours[k], lw=0.4, alpha=0.5, zorder=1)
-    ax.scatter(x, y, s=s, c=colours[np.maximum(code, 0)], edgecolors="white", linewidths=0.3, zorder=2)
+    whole = ~p.unit_ids.isin(list(p.pieces)) if p.pieces else np.ones(len(x), dtype=bool)
+    s_arr = np.broadcast_to(np.asarray(s, dtype=float), x.shape)
+    ax.scatter(x[whole], y[whole], s=s_arr[whole], c=colours[np.maximum(code, 0)][whole], edgecolors="white",
+               linewidths=0.3, zorder=2)
+    if p.pieces and which == "after":
+        # a split unit: one marker at its place, in the colour of its largest share, ringed in black (its lines
+        # go to every territory that shares it)
+        f = alignment.assignment_frame()
+        split_units = list(dict.fromkeys(u for u, _ in p.pieces.values()))
+        first = {u: k for k, u in reversed(list(enumerate(p.unit_ids.map(lambda i: p.pieces.get(i, (i,))[0]))))}
+        top = f[f["unit_id"].isin(split_units)].drop_duplicates("unit_id")   # largest share first
+        ks = [first[u] for u in top["unit_id"]]
+        size = [float(s_arr[[i for i, pid in enumerate(p.unit_ids) if p.pieces.get(pid, (None,))[0] == u]].sum())
+                for u in top["unit_id"]]
+        ax.scatter(x[ks], y[ks], s=size, c=colours[pd.Index(labels).get_indexer(top["territory_id"])],
+                   edgecolors="black", linewidths=1.4, zorder=4, label="split unit (shared)")
+        leg = ax.legend(loc="lower right", fontsize=7, frameon=False)
+        for h in leg.legend_handles:
+            h.set_sizes([40])
+    elif p.pieces:
+        ax.scatter(x[~whole], y[~whole], s=s_arr[~whole], c=colours[np.maximum(code, 0)][~whole],
+                   edgecolors="white", linewidths=0.3, zorder=2)
     cx = [centre_of[t][0] for t in labels if t in centre_of]
     cy = [centre_of[t][1] for t in labels if t in centre_of]
     ax.scatter(cx, cy, marker="*", s=160, c="black", edgecolors="white", linewidths=0.8, zorder=3)

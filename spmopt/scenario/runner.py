@@ -105,8 +105,12 @@ def load_inputs(scn: Scenario) -> Inputs:
     if "align.contiguity" in files:
         inp.contiguity = _read(scn, "align.contiguity", files["align.contiguity"])
         inp.rows["align.contiguity"] = len(inp.contiguity)
-    elif scn.align is not None and scn.align.contiguity:
-        inp.contiguity = "auto"
+    elif scn.align is not None and scn.align.contiguity is not None:
+        inp.contiguity = "auto" if scn.align.contiguity is True or isinstance(scn.align.contiguity, str) else False
+    else:
+        from spmopt.territory.contiguity import GEOGRAPHY
+
+        inp.contiguity = GEOGRAPHY
     if "simulate.reps" in files:
         inp.sim_reps = _read(scn, "simulate.reps", files["simulate.reps"])
         inp.rows["simulate.reps"] = len(inp.sim_reps)
@@ -160,7 +164,7 @@ def _problem(scn: Scenario, inp: Inputs):
     a = scn.align
     return make_problem(inp.units, inp.territories, inp.distances, k=a.k, balance=a.balance, capacity=a.capacity,
                         weight=a.weight, max_disruption=a.max_disruption, disruption_price=a.disruption_price,
-                        contiguity=inp.contiguity)
+                        contiguity=inp.contiguity, split=a.split)
 
 
 def _basis(scn: Scenario, inp: Inputs, alignment):
@@ -380,13 +384,16 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
             stage = "align"
             from spmopt.territory.pareto import disruption_frontier
             from spmopt.territory.solve import solve_problem
+            from spmopt.work import WORK_SHARE
 
             t = time.perf_counter()
             a = scn.align
             p = _problem(scn, inp)
-            say(f"aligning {p.n_units:,} units into {p.n_territories} territories (time limit {a.time_limit:g} s)")
-            opts = SolveOptions(time_limit=a.time_limit, mip_gap=a.mip_gap, log=log, candidates=a.candidates,
-                                regions=a.regions)
+            opts = SolveOptions(time_limit=a.time_limit, work=a.work, mip_gap=a.mip_gap, log=log,
+                                candidates=a.candidates, regions=a.regions)
+            say(f"aligning {p.n_units:,} units into {p.n_territories} territories (work budget "
+                f"{a.work if a.work is not None else WORK_SHARE * a.time_limit:g} units, time limit "
+                f"{a.time_limit:g} s)")
             res.alignment = solve_problem(p, opts, progress=say)
             if a.pareto is not None:
                 say(f"tracing the distance-vs-disruption frontier ({a.pareto.points} points)")

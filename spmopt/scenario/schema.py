@@ -100,8 +100,12 @@ class AlignSettings(_Model):
     k: Annotated[int, Field(ge=1)] | None = None
     max_disruption: dict[str, Fraction] = Field(default_factory=dict)
     disruption_price: dict[str, Fraction] = Field(default_factory=dict)
-    contiguity: str | None = None      # 'auto' or an adjacency file unit_a,unit_b (relative path)
+    # 'auto', an adjacency file unit_a,unit_b (relative path), or false (territories need not be connected);
+    # not given: 'auto' when the units have coordinates
+    contiguity: bool | str | None = None
+    split: list[str] | str | None = None   # unit ids to share between neighbouring territories, or 'auto'
     time_limit: Annotated[float, Field(gt=0)] = 60.0
+    work: Annotated[float, Field(gt=0)] | None = None   # work units; default 0.6 × time_limit (spmopt.work)
     mip_gap: Annotated[float, Field(ge=0, lt=1)] = 1e-3
     candidates: Annotated[int, Field(ge=0)] | None = None
     regions: Annotated[int, Field(ge=0)] | None = None
@@ -270,7 +274,8 @@ class Scenario(_Model):
         for k, v in self.data:
             if v is not None:
                 out[f"data.{k}"] = self.path(v)
-        if self.align is not None and self.align.contiguity and self.align.contiguity.strip().lower() != "auto":
+        if self.align is not None and isinstance(self.align.contiguity, str) and \
+                self.align.contiguity.strip().lower() != "auto":
             out["align.contiguity"] = self.path(self.align.contiguity)
         if self.simulate is not None:
             for i, p in enumerate(self.simulate.plans):

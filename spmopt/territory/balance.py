@@ -20,18 +20,22 @@ disruption limit included), and the independent checker has the last word.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 import numpy as np
 import pandas as pd
 
+from spmopt import work as wk
 from spmopt.territory.contiguity import roots
 from spmopt.territory.problem import AlignmentProblem
 from spmopt.territory.state import Graph, State, connected_territory, cut_off, move_options, stays_connected
 
 EPS = 1e-9
 
+
+#: work units per unit of the map in each round (the territory graph) and per territory step of a chain
+ROUND_WORK = 2e-6
+STEP_WORK = 5e-5
 
 def _roots(p: AlignmentProblem) -> list[int | None]:
     """Per territory column: the unit index that anchors it (its centre unit or a locked unit), if any."""
@@ -47,11 +51,13 @@ def _roots(p: AlignmentProblem) -> list[int | None]:
     return out
 
 
-def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, max_depth: int = 12,
+def rebalance(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, max_depth: int = 12,
               cost_weight: float = 1e-3, progress=None) -> tuple[np.ndarray, dict]:
-    """Transfer chains until every limit holds or no chain helps (see the module docstring). Returns the
+    """Transfer chains until every limit holds or no chain helps, within ``work`` units (see the module
+    docstring; each round is charged for the territory graph it builds, each chain for its steps). Returns the
     assignment (column index per unit) and figures: chains tried and kept, moves, violation before/after."""
-    t0 = time.perf_counter()
+    span = wk.span(work)
+    clock = span.clock
     st = State(p, start)
     G = Graph(p)
     J = st.J
@@ -130,7 +136,8 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
         new = st.sizes[:, j] + sign * typical
         return bool((new <= st.hi[:, j] + EPS).all()) if sign > 0 else bool((new >= st.lo[:, j] - EPS).all())
 
-    while time.perf_counter() - t0 < time_limit:
+    while not span.done("rebalance"):
+        clock.charge(1e-4 + ROUND_WORK * p.n_units)
         tv = terr_viol()
         total = st.violation()
         if total <= 1e-7:
@@ -160,13 +167,14 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
                     q.append((y, d + 1))
         improved = False
         for v in ends:
-            if time.perf_counter() - t0 >= time_limit:
+            if span.done("rebalance"):
                 break
             path = [v]
             while parent[path[-1]] is not None:
                 path.append(parent[path[-1]])
             path.reverse()  # u … v
             tried += 1
+            clock.charge(STEP_WORK * len(path))
             done: list[tuple[int, int, int]] = []
             for x, y in zip(path, path[1:], strict=False):
                 s, t = (x, y) if sign > 0 else (y, x)
@@ -194,8 +202,8 @@ def rebalance(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.
         else:
             stuck.add(u)
     info = {"chains_tried": tried, "chains_kept": kept, "moves": moves, "violation_before": viol0,
-            "violation_after": st.violation(), "seconds": time.perf_counter() - t0}
+            "violation_after": st.violation(), "work": span.used()}
     if progress is not None:
         progress(f"rebalance: violation {viol0:.3g} → {info['violation_after']:.3g} ({kept} chains, "
-                 f"{moves} moves, {info['seconds']:.1f} s)")
+                 f"{moves} moves, {info['work']:.1f} work units)")
     return st.a, info

@@ -105,11 +105,20 @@ def adjacency_auto(units: pd.DataFrame) -> Contiguity:
     return Contiguity(graph=g, source="auto (Delaunay)")
 
 
+#: the default request: contiguous on the units' own geography when they have one (coordinates), else none
+GEOGRAPHY = "geography"
+
+
 def load_contiguity(spec, units: pd.DataFrame) -> Contiguity | None:
-    """``spec`` is None, ``'auto'``, a path to an adjacency file, a DataFrame of pairs, a networkx graph, or a
-    :class:`Contiguity`."""
+    """``spec`` is ``'geography'`` (the default of every entry point: ``'auto'`` when the units have
+    coordinates, else no contiguity), None or False (no contiguity), ``'auto'``, a path to an adjacency file,
+    a DataFrame of pairs, a networkx graph, or a :class:`Contiguity`."""
     if spec is None or spec is False:
         return None
+    if isinstance(spec, str) and spec == GEOGRAPHY:
+        return adjacency_auto(units) if units.attrs.get("coords") is not None else None
+    if spec is True:
+        return adjacency_auto(units)
     if isinstance(spec, Contiguity):
         return spec
     if isinstance(spec, nx.Graph):

@@ -37,13 +37,13 @@ from it.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from spmopt import work as wk
 from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import SolveOptions, solve
 from spmopt.territory.contiguity import Contiguity
@@ -63,7 +63,7 @@ class RegionResult:
     regions_solved: int
     regions_improved: int
     sweeps: int
-    seconds: float
+    work: float
     size: int = 0  # the region size at the end (sweeps that stall make the regions larger)
 
 
@@ -160,16 +160,16 @@ def _solve_region(sub: AlignmentProblem, start: pd.Series, opts: SolveOptions,
         return None
 
 
-def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: float = 60.0, size: int = 6,
-                       region_time: float = 10.0, mip_gap: float = 1e-4, progress=None,
+def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, work: float = 60.0, size: int = 6,
+                       region_work: float = 10.0, mip_gap: float = 1e-4, progress=None,
                        solve_problem: Callable) -> RegionResult:
     """Sweep over regions of ``size`` territories, re-solving each exactly with the rest fixed (see the module
-    docstring), until a sweep over regions of every territory improves nothing or the time runs out. ``start``
-    may break limits; regions that can be made feasible are, and later regions absorb what is left where they
-    can. ``region_time`` is each region's limit (half of it for a pair of territories). ``solve_problem`` is
+    docstring), until a sweep over regions of every territory improves nothing or the ``work`` (units) is spent.
+    ``start`` may break limits; regions that can be made feasible are, and later regions absorb what is left
+    where they can. ``region_work`` is each region's work (half of it for a pair of territories). ``solve_problem`` is
     :func:`spmopt.territory.solve.solve_problem`, which solves a region outside the shortest-path form; the caller
     hands it in, as this module sits below :mod:`spmopt.territory.solve`."""
-    t0 = time.perf_counter()
+    span = wk.span(work)
     tids = pd.Index(p.territory_ids)
     a = tids.get_indexer(start.reindex(p.unit_ids).to_numpy())
     J = len(tids)
@@ -193,7 +193,7 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
     grow_to = 2 * size
     first_gain = None  # what the first feasible sweep at this size gained
     gain = 0.0
-    while time.perf_counter() - t0 < time_limit:
+    while not span.done("regions"):
         repairing = score[0] > 0
         fading = not repairing and first_gain is not None and gain < GROW_BELOW * first_gain
         if sweeps and (not changed or fading):
@@ -216,8 +216,8 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
         covered = np.zeros(J, dtype=bool)
         out_of_time = False
         for seed in seeds:
-            left = time_limit - (time.perf_counter() - t0)
-            if left <= 0.5:
+            left = span.left()
+            if left <= 0.5 or span.done("regions"):
                 out_of_time = True
                 break
             if covered[seed]:
@@ -229,9 +229,9 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
             # a region that breaks limits gets longer: finding any feasible answer is the hard part there
             # (without, a region of two gets half the time of one of three: 50,000 × 500, 100 s of regions from the
             # same start gained 2,680 with 3 s a region of three, 3,920 with 1 s, 9,600 with pairs at 0.5 s)
-            rt = region_time if size > 2 else 0.5 * region_time
+            rt = region_work if size > 2 else 0.5 * region_work
             rt = rt if score[0] <= 0 else max(rt, 0.25 * left)
-            opts = SolveOptions(time_limit=min(rt, left), mip_gap=mip_gap, candidates=0, heuristic=False)
+            opts = SolveOptions(time_limit=None, work=min(rt, left), mip_gap=mip_gap, candidates=0, heuristic=False)
             answer = _solve_region(sub, start_sub, opts, solve_problem)
             if answer is None:
                 continue
@@ -271,5 +271,5 @@ def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, time_limit: flo
             break
     s = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
     return RegionResult(assignment=s, objective=score[1], feasible=not violations(p, s), regions_solved=solved,
-                        regions_improved=improved, sweeps=sweeps, seconds=time.perf_counter() - t0,
+                        regions_improved=improved, sweeps=sweeps, work=span.used(),
                         size=size)

@@ -60,6 +60,8 @@ def evaluate(p: AlignmentProblem, assignment: pd.Series) -> AlignmentMetrics:
     valid = jj >= 0
     d = np.full(p.n_units, np.nan)
     d[valid] = p.distance[ii[valid], jj[valid]]
+    if p.pieces:  # a piece of a split unit travels its share of the unit's distance
+        d *= p.measure(COUNT_MEASURE)
     cost = np.full(p.n_units, np.nan)
     cost[valid] = p.cost()[ii[valid], jj[valid]]
     frame = pd.DataFrame({"territory_id": a.to_numpy(), "distance": d}, index=p.unit_ids)

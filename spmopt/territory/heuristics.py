@@ -19,12 +19,12 @@ on floor 2, and :func:`heuristic` chains them (none of them imports this module)
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from spmopt import work as wk
 from spmopt.territory.balance import rebalance
 from spmopt.territory.contiguity import repair
 from spmopt.territory.evaluate import evaluate, violations
@@ -35,6 +35,10 @@ from spmopt.territory.treepart import Parts, flow_balance, recombine, voronoi
 from spmopt.territory.whatif import greedy_fill
 
 EPS = 1e-9
+#: work units per move evaluated by local_search (Python, reference machine; with contiguity × (1 + 0.03 n/J),
+#: the connectivity checks) and per annealing step
+LOCAL_WORK = 2.4e-5
+ANNEAL_WORK = 3.5e-5
 
 
 @dataclass
@@ -43,27 +47,30 @@ class HeuristicResult:
     feasible: bool
     objective: float
     violation: float
-    seconds: float
+    work: float
     moves: int
 
 
-def local_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, max_passes: int = 200,
+def local_search(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, max_passes: int = 200,
                  candidates: int = 8, swaps: bool = True) -> tuple[np.ndarray, int]:
-    """Improve ``start`` (column index per unit); returns (assignment, number of moves applied)."""
-    t_end = time.perf_counter() + time_limit
+    """Improve ``start`` (column index per unit) within ``work`` units; returns (assignment, moves applied)."""
+    span = wk.span(work)
+    clock = span.clock
     st = State(p, start)
     nbrs = neighbour_lists(p)
     free, near = move_options(p, st, candidates)
+    per_option = LOCAL_WORK * (1.0 if nbrs is None else 1.0 + 0.03 * p.n_units / max(1, st.J))
     moves = 0
     rng = np.random.default_rng(0)
     for _ in range(max_passes):
         improved = False
         order = rng.permutation(p.n_units)
         for i in order:
-            if not free[i] or time.perf_counter() > t_end:
+            if not free[i] or span.done("local search"):
                 continue
             s = st.a[i]
             opts = ({int(st.a[v]) for v in nbrs[i]} if nbrs is not None else set(map(int, near[i]))) - {s}
+            clock.charge(per_option * (1 + len(opts)))
             best, best_key = None, None
             for t in opts:
                 if not st.allowed[i, t]:
@@ -79,12 +86,12 @@ def local_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 
                 improved = True
             elif swaps and nbrs is not None and st.violation() > EPS:
                 improved |= try_swap(st, nbrs, i, ~free)
-        if not improved or time.perf_counter() > t_end:
+        if not improved or span.done("local search"):
             break
     return st.a, moves
 
 
-def anneal(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, seed: int = 0,
+def anneal(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, seed: int = 0,
            candidates: int = 8) -> np.ndarray:
     """Simulated annealing on W·violation + cost with single-unit moves (contiguity kept as in
     :func:`local_search`); returns the best feasible assignment seen, or the least-violating one."""
@@ -117,12 +124,14 @@ def anneal(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, 
     best_feas = (np.inf, None)
     best_viol = (st.violation(), st.objective(), st.a.copy())
     viol, obj = best_viol[0], best_viol[1]
-    t0 = time.perf_counter()
+    span = wk.span(work)
     it = 0
     while True:
         if it % 256 == 0:
-            frac = (time.perf_counter() - t0) / max(time_limit, 1e-6)
-            if frac >= 1:
+            if it:
+                span.clock.charge(256 * ANNEAL_WORK * (1.0 if nbrs is None else 1.3))
+            frac = span.fraction() if work > 0 else 1.0
+            if frac >= 1 or span.done("anneal"):
                 break
             T = T0 * (T1 / T0) ** frac
         it += 1
@@ -261,22 +270,22 @@ def _contiguous_search(p: AlignmentProblem, a: np.ndarray, budget) -> tuple[np.n
     for turn in range(12):
         if budget() <= 0.1:
             break
-        a, info = rebalance(p, a, time_limit=0.4 * budget())
+        a, info = rebalance(p, a, work=0.4 * budget())
         moves += info["moves"]
-        a, m = local_search(p, a, time_limit=0.3 * budget())
+        a, m = local_search(p, a, work=0.3 * budget())
         moves += m
         v = State(p, a).violation()
         if v < best[0] - 1e-9 or v <= 1e-7:
             best = (v, a.copy())
         if v <= 1e-7:
             break
-        a = anneal(p, a, time_limit=0.3 * budget(), seed=turn)  # a new seed each turn: a different escape
+        a = anneal(p, a, work=0.3 * budget(), seed=turn)  # a new seed each turn: a different escape
         v = State(p, a).violation()
         if v < best[0] - 1e-9:
             best = (v, a.copy())
     a = best[1]
     if best[0] <= 1e-7 and budget() > 0.1:
-        a, m = local_search(p, a, time_limit=budget())
+        a, m = local_search(p, a, work=budget())
         moves += m
     return a, moves
 
@@ -303,29 +312,30 @@ def _tree_search(p: AlignmentProblem, a0: np.ndarray, budget, given: bool) -> tu
     # reaching the limits gets 90 % of the budget (large cases need it: 10,000 × 100 at ±5 % takes minutes); a
     # success spends the rest on cost
     total = budget()
-    feas_end = time.perf_counter() + 0.9 * total
-    feas_left = lambda: max(0.0, feas_end - time.perf_counter())  # noqa: E731
+    feas = wk.span(0.9 * total)
+    feas_left = lambda: 0.0 if feas.done("tree search") else feas.left()  # noqa: E731
     moves = 0
     if State(p, start).violation() > 1e-7:
-        start, moves = flow_balance(p, start, time_limit=0.4 * total, parts=P)
-    a, taken = recombine(p, start, time_limit=0.6 * feas_left(), until_feasible=True, parts=P)
+        start, moves = flow_balance(p, start, work=0.4 * total, parts=P)
+    a, taken = recombine(p, start, work=0.6 * feas_left(), until_feasible=True, parts=P)
     moves += taken
     if State(p, a).violation() > 1e-7:
         a, m = _contiguous_search(p, a, feas_left)
         moves += m
     if State(p, a).violation() > 1e-7:
         return a, moves
-    a, taken = recombine(p, a, time_limit=0.8 * budget(), parts=P, seed=1)
-    a, m = local_search(p, a, time_limit=budget())
+    a, taken = recombine(p, a, work=0.8 * budget(), parts=P, seed=1)
+    a, m = local_search(p, a, work=budget())
     return a, moves + taken + m
 
 
-def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series | None = None,
+def heuristic(p: AlignmentProblem, *, work: float = 10.0, start: pd.Series | None = None,
               progress=None, patience_from_feasible: bool = False) -> HeuristicResult:
     """Start → contiguity repair → penalty search → (if still short of the limits) the older searches. See the
     module docstring. ``progress`` gets the penalty search's status line every 30 s; ``patience_from_feasible``
-    goes to the first penalty search without contiguity (see :func:`~spmopt.territory.search.penalty_search`)."""
-    t0 = time.perf_counter()
+    goes to the first penalty search without contiguity (see :func:`~spmopt.territory.search.penalty_search`).
+    ``work`` is its budget in work units (:mod:`spmopt.work`)."""
+    span = wk.span(work)
     tids = pd.Index(p.territory_ids)
     if start is not None:
         a0 = tids.get_indexer(start.reindex(p.unit_ids).fillna("").to_numpy())
@@ -337,7 +347,7 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
         s = repair(p, p.contiguity.graph, pd.Series(np.asarray(p.territory_ids, dtype=object)[a0],
                                                     index=p.unit_ids))
         a0 = tids.get_indexer(s.to_numpy())
-    budget = lambda: max(0.05, time_limit - (time.perf_counter() - t0))  # noqa: E731
+    budget = lambda: 0.05 if span.done("heuristic") else max(0.05, span.left())  # noqa: E731
     # the compiled penalty search first (moves and swaps under an adaptive price on the limits): at loose and
     # middling tolerances it is feasible within a second or two and keeps polishing the cost for its share;
     # with contiguity a fifth of the time stays for the chains and spanning-tree splits in case it stalls (it
@@ -348,7 +358,7 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
     # without contiguity the MIP takes over from a feasible answer, so the search stops once it stalls; with it
     # the search is the best improver there is (on 1,000 × 20 at ±40 %: 68,739 after its first stall at 1.3 s,
     # 62,347 after 20 s)
-    ps = penalty_search(p, a0, time_limit=share * time_limit * (0.5 if p.chooses_centres else 1.0),
+    ps = penalty_search(p, a0, work=share * work * (0.5 if p.chooses_centres else 1.0),
                         data=search_data(p, cols), patience=None if p.contiguity is not None else 1.0,
                         progress=progress, patience_from_feasible=patience_from_feasible)
     a, moves = ps.assignment, ps.moves
@@ -356,12 +366,12 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
         # location–allocation: move each centre to its territory's 1-median, re-assign from there, repeat while
         # it pays (the spread-out start alone left OR-Library pmedcap 20 at 1,416 against the optimum 1,005)
         best = (ps.objective, a)
-        end = t0 + share * time_limit
-        while time.perf_counter() < end - 0.05:
+        end = span.start + share * work
+        while span.clock.used < end - 0.05 and not span.done("heuristic"):
             b = relocate_centres(p, best[1])
             if np.array_equal(b, best[1]):
                 break
-            q = penalty_search(p, b, time_limit=max(0.05, end - time.perf_counter()),
+            q = penalty_search(p, b, work=max(0.05, end - span.clock.used),
                                data=search_data(p, np.unique(b)),
                                patience=None if p.contiguity is not None else 1.0)
             moves += q.moves
@@ -372,8 +382,8 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
     if not ps.feasible and p.contiguity is not None:
         # transfer chains and single moves first, briefly: at loose tolerances they are feasible in a fraction of
         # a second and keep the shapes compact; where they stall, the spanning-tree splits take over
-        quick = time.perf_counter() + 0.1 * time_limit
-        b, more = _contiguous_search(p, a0, lambda: max(0.0, quick - time.perf_counter()))
+        quick = wk.span(0.1 * work)
+        b, more = _contiguous_search(p, a0, lambda: 0.0 if quick.done("heuristic") else quick.left())
         if State(p, b).violation() > 1e-7:
             c, most = _tree_search(p, a0, budget, start is not None)
             if c is not None and State(p, c).violation() < State(p, b).violation():
@@ -381,14 +391,14 @@ def heuristic(p: AlignmentProblem, *, time_limit: float = 10.0, start: pd.Series
         if State(p, b).violation() < ps.violation:
             a, moves = b, moves + more
     elif not ps.feasible:
-        b, more = local_search(p, a, time_limit=0.3 * budget())
+        b, more = local_search(p, a, work=0.3 * budget())
         if State(p, b).violation() > 1e-7:  # stuck short of feasibility: anneal, then polish the cost
-            b = anneal(p, b, time_limit=0.7 * budget())
-            b, most = local_search(p, b, time_limit=budget())
+            b = anneal(p, b, work=0.7 * budget())
+            b, most = local_search(p, b, work=budget())
             more += most
         a, moves = b, moves + more
     assignment = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
     bad = violations(p, assignment)
     st = State(p, a)
     return HeuristicResult(assignment=assignment, feasible=not bad, objective=evaluate(p, assignment).objective,
-                           violation=st.violation(), seconds=time.perf_counter() - t0, moves=moves)
+                           violation=st.violation(), work=span.used(), moves=moves)

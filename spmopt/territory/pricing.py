@@ -36,10 +36,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from spmopt import work as wk
 from spmopt.territory.problem import AlignmentProblem
 
 #: artificial slack at or below this counts as none (the restricted LP met every limit with real pairs)
 SLACK_TOL = 1e-6
+#: work units per (unit × territory) pair of a subgradient step, per simplex iteration and row of the pricing LP,
+#: and per interior-point iteration and nonzero (reference machine)
+ASCENT_WORK = 2.5e-9
+ASCENT_STEP = 2e-4
+SIMPLEX_WORK = 4e-8
+IPM_WORK = 4e-7
 
 
 @dataclass
@@ -178,7 +185,7 @@ def nearest_mask(cost: np.ndarray, k: int) -> np.ndarray:
     return mask & np.isfinite(cost)
 
 
-def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8, time_limit: float | None = 60.0,
+def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8, work: float | None = 60.0,
              per_unit: int = 4, tol: float = 1e-7, method: str = "simplex",
              max_rounds: int | None = None, until_usable: bool = False) -> LPBound | None:
     """Solve the LP relaxation of ``p`` by column generation from ``start`` (a mask of pairs; default each
@@ -190,10 +197,12 @@ def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8
     then a start worth rounding).
 
     Each side row has an artificial slack with a high price, so every restricted LP is feasible; the duals then
-    price in the columns that remove the shortfall. Returns None when the time runs out before a first LP is
-    solved. ``complete`` is False when the time ran out first (``value`` is then still a valid bound, only
-    weaker) or when an artificial slack is still used with every pair priced (the problem is infeasible)."""
+    price in the columns that remove the shortfall. Returns None when the ``work`` (units; HiGHS's iterations
+    are counted and charged) runs out before a first LP is solved. ``complete`` is False when the work ran out
+    first (``value`` is then still a valid bound, only weaker) or when an artificial slack is still used with
+    every pair priced (the problem is infeasible)."""
     t0 = time.perf_counter()
+    span = wk.span(work)
     rows = side_rows(p)
     c = rows.cost
     allowed = np.isfinite(c)
@@ -209,10 +218,9 @@ def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     rounds, lp_val, complete = 0, np.nan, False
     while True:
-        left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-        if left is not None and left <= 0:
+        if span.done("pricing LP"):
             break
-        out = lp.solve(left)
+        out = lp.solve(span.left())
         rounds += 1
         if out is None:
             break
@@ -311,13 +319,27 @@ class _ColumnLP:
         self.ai = np.concatenate([self.ai, ai])
         self.aj = np.concatenate([self.aj, aj])
 
-    def solve(self, time_limit: float | None):
-        """(LP value incl. constant, y ≥ 0 on the side rows, u on the assignment rows), or None on a limit."""
+    def solve(self, work: float):
+        """(LP value incl. constant, y ≥ 0 on the side rows, u on the assignment rows), or None on a limit.
+        ``work`` (units) becomes HiGHS's iteration limits; the iterations done are charged to the work clock."""
         import highspy
 
         h = self.h
-        h.setOptionValue("time_limit", float(max(0.1, time_limit)) if time_limit is not None else highspy.kHighsInf)
+        clock = wk.current()
+        per_simplex = SIMPLEX_WORK * max(1, h.getNumRow())
+        per_ipm = IPM_WORK * max(1, h.getNumNz())
+        big = 2**31 - 1
+        h.setOptionValue("simplex_iteration_limit", int(min(big, max(1, work / per_simplex))) if np.isfinite(work)
+                         else big)
+        h.setOptionValue("ipm_iteration_limit", int(min(big, max(1, work / per_ipm))) if np.isfinite(work) else big)
+        guard = clock.guard_left()
+        h.setOptionValue("time_limit", float(max(0.1, guard)) if guard is not None else highspy.kHighsInf)
         h.run()
+        info = h.getInfo()
+        clock.charge(per_simplex * (max(0, info.simplex_iteration_count) + max(0, info.crossover_iteration_count))
+                     + per_ipm * max(0, info.ipm_iteration_count))
+        if h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+            clock.mark_guard("pricing LP")
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         sol = h.getSolution()
@@ -373,14 +395,16 @@ def _subgradient_parts(rows: SideRows, a: np.ndarray) -> np.ndarray:
     return g
 
 
-def lagrangian_ascent(p: AlignmentProblem, *, time_limit: float = 10.0, upper: float | None = None,
+def lagrangian_ascent(p: AlignmentProblem, *, work: float = 10.0, upper: float | None = None,
                       iterations: int = 2000, y0: np.ndarray | None = None, rows: SideRows | None = None,
                       progress=None) -> LPBound:
     """Maximise L(y) by projected subgradient steps (Polyak step towards ``upper``, or towards a target a little
     above the best L when no upper bound is known; the step shrinks when L stalls). Each step costs one pass over
     the |I|×|J| reduced costs, so it scales where the LP does not. Every L(y) is a valid bound; the best is kept.
-    The limit of the ascent is the LP bound (the subproblem has the integrality property)."""
+    The limit of the ascent is the LP bound (the subproblem has the integrality property). Each step is charged
+    to the work clock; the ascent stops when its ``work`` (units) is spent."""
     t0 = time.perf_counter()
+    span = wk.span(work)
     rows = rows or side_rows(p)
     scale = np.concatenate([np.maximum(np.abs(rows.rhs), 1e-9), np.maximum(np.abs(rows.dis_rhs), 1e-9)])
     y = np.zeros(rows.n_rows) if y0 is None else y0.copy()
@@ -388,8 +412,10 @@ def lagrangian_ascent(p: AlignmentProblem, *, time_limit: float = 10.0, upper: f
     theta, stall = 1.0, 0
     n = p.n_units
     it = 0
+    step_work = ASCENT_STEP + ASCENT_WORK * rows.cost.size
     for it in range(1, iterations + 1):
         L, r = lagrangian(rows, y)
+        span.clock.charge(step_work)
         a = np.argmin(r, axis=1)
         if best is None or L > best[0] + 1e-9 * max(1.0, abs(L)):
             best = (L, y.copy(), r, a)
@@ -398,7 +424,7 @@ def lagrangian_ascent(p: AlignmentProblem, *, time_limit: float = 10.0, upper: f
             stall += 1
             if stall >= 25:
                 theta, stall = theta / 2, 0
-        if time.perf_counter() - t0 > time_limit or theta < 1e-4:
+        if span.done("pricing") or theta < 1e-4:
             break
         g = _subgradient_parts(rows, a)
         gs = g / scale  # rows in relative units, so one step moves all measures alike

@@ -38,6 +38,7 @@ from spmopt.data.validate import (
 from spmopt.errors import InfeasibleError, InputError
 from spmopt.geo import distance_matrix
 from spmopt.territory.contiguity import (
+    GEOGRAPHY,
     Contiguity,
     load_contiguity,
     path_weights,
@@ -45,6 +46,8 @@ from spmopt.territory.contiguity import (
     roots,
     within_reach,
 )
+from spmopt.territory.split import SEP, pieces_for, too_big
+from spmopt.territory.split import split as cut
 
 
 def _frozen(d: Mapping | None) -> Mapping:
@@ -77,6 +80,7 @@ class AlignmentProblem:
     contiguity: Contiguity | None = None
     must_open: frozenset = frozenset()
     closed: frozenset = frozenset()
+    pieces: Mapping[str, tuple[str, float]] = field(default_factory=dict)
     reach_fixing: bool = True   # drop pairs out of reach (contiguity); off in the elastic diagnosis of upper limits
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)   # derived data, per problem
 
@@ -140,6 +144,8 @@ class AlignmentProblem:
         if m in self.units.columns:
             return self.units[m].to_numpy(dtype=float)
         if m == COUNT_MEASURE:
+            if self.pieces:  # a piece of a split unit counts as its share of the unit
+                return np.array([self.pieces[i][1] if i in self.pieces else 1.0 for i in self.unit_ids])
             return np.ones(self.n_units)
         raise KeyError(m)
 
@@ -148,7 +154,8 @@ class AlignmentProblem:
 
     def cost(self) -> np.ndarray:
         """c_ij = v_i · d_ij (``inf`` where not allowed)."""
-        v = self.measure(self.weight) if self.weight else np.ones(self.n_units)
+        # unweighted, a piece of a split unit costs its share of the unit's distance
+        v = self.measure(self.weight) if self.weight else self.measure(COUNT_MEASURE)
         with np.errstate(invalid="ignore"):
             c = v[:, None] * self.distance
         c[~np.isfinite(self.distance)] = np.inf
@@ -262,10 +269,11 @@ def make_problem(
     weight: str | None = None,
     max_disruption: Mapping[str, float] | None = None,
     disruption_price: Mapping[str, float] | None = None,
-    contiguity=None,
+    contiguity=GEOGRAPHY,
     add: int = 0,
     add_candidates=None,
     remove=None,
+    split=None,
 ) -> AlignmentProblem:
     """Validate raw tables and options into an :class:`AlignmentProblem`.
 
@@ -274,8 +282,16 @@ def make_problem(
     the units). ``balance`` maps a measure to its tolerance τ (0.05 = ±5 % of the mean); ``capacity`` a measure
     to the maximum per territory; ``max_disruption`` a measure to the largest share of it that may move away from
     the current alignment; ``disruption_price`` a measure to the objective cost per unit of it moved;
-    ``contiguity`` (``'auto'``, an adjacency file or table of ``unit_a,unit_b`` pairs, or a networkx graph)
-    requires every territory to be connected on that graph.
+    ``contiguity`` requires every territory to be connected on a graph of the units: by default
+    (``'geography'``) on the units' own geography when they have coordinates (their Delaunay neighbours, as
+    ``'auto'``), so alignments of mapped units are contiguous unless asked otherwise; ``False`` (or None) for
+    none — account-based territories that need not touch; ``'auto'``, an adjacency file or table of
+    ``unit_a,unit_b`` pairs, or a networkx graph to name the graph. With contiguity each territory's base unit
+    (``center_unit``) is locked to it.
+
+    ``split`` shares units between neighbouring territories (:mod:`spmopt.territory.split`): a list of unit ids,
+    or ``'auto'`` for every unit no connected territory can hold whole at the balance tolerances. Each is cut
+    into equal pieces (``<unit>#1`` …) of at most one tolerance each; the answer gives each territory's share.
 
     What-ifs on fixed territories (location–allocation with the current centres kept): ``add=n`` opens n new
     territories whose centres are chosen among ``add_candidates`` (unit ids, or a pandas query on the units
@@ -378,12 +394,52 @@ def make_problem(
     if t_frame is not None:
         _check_capacity_over_minimums(t_frame, capacity)
     contig = load_contiguity(contiguity, u)
+    parts: dict = {}
+    if split is not None and split is not False and not (isinstance(split, list | tuple) and not split):
+        u, contig, D, parts, t_frame = _split(u, contig, D, t_frame, split, balance, k)
     if contig is not None and t_frame is not None and "center_unit" in t_frame.columns:
         u = _lock_centre_units(u, t_frame if k is None else t_frame.loc[sorted(must_open)])
     return AlignmentProblem(units=u, territory_ids=tids, distance=D, balance=balance, capacity=capacity,
                             limits=limits, weight=weight, k=k, max_disruption=max_disruption,
                             disruption_price=disruption_price, territories=t_frame, distance_unit=dunit,
-                            contiguity=contig, must_open=frozenset(must_open), closed=frozenset(closed))
+                            contiguity=contig, must_open=frozenset(must_open), closed=frozenset(closed),
+                            pieces=_frozen(parts))
+
+
+def _split(u: pd.DataFrame, contig: Contiguity | None, D: np.ndarray, t_frame: pd.DataFrame | None, split,
+           balance: Mapping[str, float], k: int | None):
+    """Cut the ``split`` units into pieces (see :mod:`spmopt.territory.split`); a split base unit's first piece
+    becomes its territory's centre unit."""
+    if k is not None:
+        raise InputError("split units are shared between fixed territories; with --k (chosen centres) they are "
+                         "not supported")
+    if contig is None:
+        raise InputError("split units are shared between neighbouring territories and joined through the unit: "
+                         "they need contiguity (an adjacency graph or unit coordinates; not --no-contiguity)")
+    n_terr = len(t_frame)
+    ms = [m for m in balance if m in u.columns or m == COUNT_MEASURE]
+    means = {m: (float(u[m].sum()) if m in u.columns else float(len(u))) / n_terr for m in ms}
+    if isinstance(split, str):
+        if split.strip().lower() != "auto":
+            split = [x.strip() for x in split.split(",") if x.strip()]
+        else:
+            split = [x.unit for x in too_big(u, contig.graph, balance, n_terr)]
+    ids = [str(x) for x in split]
+    bad = [x for x in ids if x not in u.index]
+    if bad:
+        raise InputError(f"split: '{bad[0]}' is not a unit id", source=u.attrs.get("source"))
+    clash = [x for x in ids if SEP in x]
+    if clash:
+        raise InputError(f"split: unit id '{clash[0]}' contains '{SEP}', which names the pieces of a split unit")
+    pieces = {x: pieces_for({m: (float(u.at[x, m]) if m in u.columns else 1.0) for m in ms}, balance, means)
+              for x in dict.fromkeys(ids)}
+    measures = [c for c in u.attrs.get("measures", []) if c in u.columns]
+    u2, contig2, D2, parts = cut(u, contig, pieces, D, measures)
+    if t_frame is not None and "center_unit" in t_frame.columns:
+        t_frame = t_frame.copy()
+        cu = t_frame["center_unit"]
+        t_frame["center_unit"] = cu.where(~cu.isin(list(pieces)), cu.astype(str) + f"{SEP}1")
+    return u2, contig2, D2, parts, t_frame
 
 
 def _check_capacity_over_minimums(t_frame: pd.DataFrame, capacity: Mapping[str, float]) -> None:
@@ -548,6 +604,7 @@ def precheck(p: AlignmentProblem) -> None:
     move to bring the current territories within their limits)."""
     if p.contiguity is not None:
         precheck_contiguity(p, p.contiguity)
+        _check_too_big(p)
     ok = p.allowed()
     _check_assignment(p, ok)
     for m, tau in p.balance.items():
@@ -557,6 +614,32 @@ def precheck(p: AlignmentProblem) -> None:
     _check_locks(p)
     for m, frac in p.max_disruption.items():
         _check_disruption(p, m, frac, ok)
+
+
+def _check_too_big(p: AlignmentProblem) -> None:
+    """Units no connected territory can hold whole at the balance tolerances (:func:`spmopt.territory.split.
+    too_big`): named with the measures that show it, and the split that would let them be shared."""
+    if not p.balance or p.n_territories < 2:
+        return
+    whole = ~p.unit_ids.isin(list(p.pieces))
+    cand = p.unit_ids[whole]
+    found = too_big(p.units, p.contiguity.graph, p.balance, p.n_territories, candidates=cand)
+    found = [x for x in found if x.room >= 0]   # a unit above the upper limit on its own: _check_balance says so
+    if not found:
+        return
+    names = p.units["name"] if "name" in p.units.columns else None
+    x = found[0]
+    label = f"'{x.unit}'" + (f" ({names[x.unit]})" if names is not None and pd.notna(names[x.unit]) else "")
+    ids = [x.unit for x in found]
+    more = f" ({len(found)} units like this: {', '.join(ids[:10])}{'…' if len(ids) > 10 else ''})" \
+        if len(found) > 1 else ""
+    can_split = not p.chooses_centres
+    raise InfeasibleError(
+        f"no connected territory can hold unit {label} whole at these tolerances: {x.describe()}{more}. "
+        + (f"Share it between neighbouring territories (--split {','.join(ids[:10])}, or --split auto; "
+           f"scenario key align.split), widen the tolerances, or drop contiguity (--no-contiguity)" if can_split else
+           "Widen the tolerances, or drop contiguity (--no-contiguity)"),
+        family="contiguity", suggestion={"split": ids} if can_split else {})
 
 
 def _check_assignment(p: AlignmentProblem, ok: np.ndarray) -> None:

@@ -40,7 +40,6 @@ has the last word on every answer.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numba
@@ -48,6 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from spmopt import work as wk
 from spmopt.territory.problem import AlignmentProblem
 from spmopt.territory.state import Graph, State
 
@@ -56,6 +56,16 @@ EPS = 1e-9
 VIOL_DROP = 0.1
 #: V at or below this counts as feasible inside the search (the checker's relative tolerance is 1e-6)
 FEAS_TOL = 1e-9
+#: work units per pass, per unit visited in a pass, per operation of a pass (a change priced; a connectivity
+#: check counts 4), and per (edge × measure) of a flow-price solve (reference machine)
+PASS_WORK = 3e-5
+#: with no feasible answer yet, the search stops after this many passes (or 100 per unit) without a real drop
+#: in the least violation: on a small map the rest of the budget is better spent by the exact model (a 7-unit
+#: line that no contiguous alignment fits spent 14 s of oscillation before the MIP proved it in 1 s)
+STALL_STOP = 5_000
+VISIT_WORK = 2e-7
+OP_WORK = 8e-8
+FLOW_WORK = 2e-7
 
 
 @dataclass
@@ -69,7 +79,7 @@ class SearchResult:
     violation: float
     passes: int
     moves: int
-    seconds: float
+    work: float
 
 
 @dataclass(frozen=True)
@@ -274,8 +284,10 @@ def _pass(a, sizes, moved, cost, allowed, w, lo, hi, scale, lw, free, indptr, in
           dlim, dscale, ld, order, swaps, mark, target, queue, stamp):
     """One pass over ``order``: each free unit takes its best improving move on (S1); then the swaps (with the
     graph: a unit's first improving swap with a neighbour; without: its best with a unit of a candidate
-    territory, where either territory breaks a limit). Returns (units moved, next stamp)."""
+    territory, where either territory breaks a limit). Returns (units moved, next stamp, operations: the
+    changes priced plus 4 per connectivity check — what the work clock is charged for)."""
     n_moves = 0
+    ops = 0
     for idx in range(order.shape[0]):
         i = order[idx]
         if not free[i]:
@@ -288,6 +300,7 @@ def _pass(a, sizes, moved, cost, allowed, w, lo, hi, scale, lw, free, indptr, in
             t = a[indices[indptr[i] + q]] if graph else near[i, q]
             if t == s or not allowed[i, t]:
                 continue
+            ops += 1
             d = cost[i, t] - cost[i, s] + \
                 _delta_move(i, s, t, sizes, w, lo, hi, scale, lw, cur, dw, moved, dlim, dscale, ld)
             if d < best_d:
@@ -297,6 +310,7 @@ def _pass(a, sizes, moved, cost, allowed, w, lo, hi, scale, lw, free, indptr, in
             continue
         if graph:
             stamp += 1
+            ops += 4
             if not _stays_connected(i, a, indptr, indices, mark, target, queue, stamp):
                 continue
         _apply(i, best_t, a, sizes, w, cur, dw, moved)
@@ -312,11 +326,13 @@ def _pass(a, sizes, moved, cost, allowed, w, lo, hi, scale, lw, free, indptr, in
                 t = a[k]
                 if t == s or not free[k] or not allowed[i, t] or not allowed[k, s]:
                     continue
+                ops += 1
                 d = cost[i, t] + cost[k, s] - cost[i, s] - cost[k, t] + \
                     _delta_swap(i, s, k, t, sizes, w, lo, hi, scale, lw, cur, dw, moved, dlim, dscale, ld)
                 if d >= -EPS:
                     continue
                 stamp += 1
+                ops += 8
                 if not _stays_connected(i, a, indptr, indices, mark, target, queue, stamp):
                     break  # i cannot leave s at all
                 _apply(i, t, a, sizes, w, cur, dw, moved)
@@ -353,6 +369,7 @@ def _pass(a, sizes, moved, cost, allowed, w, lo, hi, scale, lw, free, indptr, in
                     # the priced change of the limits first: it reads only the small arrays, and a swap here
                     # must repair (most partners do not, and the n × J cost and allowed rows they would read
                     # are cache misses: 50,000 × 500, 10 s a pass while most territories broke a limit)
+                    ops += 1
                     dv = _delta_swap(i, s, k, t, sizes, w, lo, hi, scale, lw, cur, dw, moved, dlim, dscale, ld)
                     if dv >= -EPS or not allowed[k, s]:
                         continue
@@ -365,7 +382,7 @@ def _pass(a, sizes, moved, cost, allowed, w, lo, hi, scale, lw, free, indptr, in
                 _apply(i, t, a, sizes, w, cur, dw, moved)
                 _apply(best_k, s, a, sizes, w, cur, dw, moved)
                 n_moves += 2
-    return n_moves, stamp
+    return n_moves, stamp, ops
 
 
 @numba.njit(cache=True)
@@ -507,22 +524,24 @@ def _sizes(a: np.ndarray, d: SearchData) -> tuple[np.ndarray, np.ndarray]:
     return sizes, moved
 
 
-def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float = 10.0, seed: int = 0,
+def penalty_search(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, seed: int = 0,
                    data: SearchData | None = None, swaps: bool = True, kick: float = 0.02,
                    max_passes: int = 1_000_000, max_restarts: int = 200, patience: float | None = None,
                    stop_when_feasible: bool = False, flow_prices: bool | None = None, progress=None,
                    every: float = 30.0, patience_from_feasible: bool = False) -> SearchResult:
-    """Search from ``start`` (territory column per unit) for ``time_limit`` seconds (see the module docstring).
+    """Search from ``start`` (territory column per unit) for ``work`` units (see the module docstring and
+    :mod:`spmopt.work`; each pass is charged for the units it visits and the flow prices it solves).
     Returns the cheapest assignment with V = 0 seen, or the least violating one when none was. It stops early
     after ``max_restarts`` returns to the best answer without a gain (30 kicks each); with ``patience`` once
-    the time since the last gain exceeds ``patience`` × the time it took to reach it, plus 0.1 s (the
-    rest of the time is worth more to the stages after it) — with ``patience_from_feasible`` the times count
-    from the first feasible answer instead, plus 3 % of ``time_limit`` (where reaching the limits is the long
-    part, the search rarely improves the answer after it: the time goes to the stages after); and with
+    the work since the last gain exceeds ``patience`` × the work it took to reach it, plus 0.1 unit (the
+    rest of the budget is worth more to the stages after it) — with ``patience_from_feasible`` the work counts
+    from the first feasible answer instead, plus 3 % of ``work`` (where reaching the limits is the long
+    part, the search rarely improves the answer after it: the budget goes to the stages after); and with
     ``stop_when_feasible`` at the first feasible local optimum. ``progress`` is called with a one-line status
-    every ``every`` seconds."""
+    every ``every`` units."""
     _compile()
-    t0 = time.perf_counter()
+    span = wk.span(work)
+    clock = span.clock
     d = data if data is not None else search_data(p)
     a = np.asarray(start, dtype=np.int64).copy()
     n, M, J = len(a), d.w.shape[1], d.cost.shape[1]
@@ -549,7 +568,9 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
     t_say = every
     t_viol = 0  # the pass of the last real drop in the least violation
     src = np.repeat(np.arange(n), np.diff(d.indptr)) if flow_prices else None  # tail of each directed edge
-    while len(movable) and passes < max_passes and time.perf_counter() - t0 < time_limit:
+    visit = PASS_WORK + VISIT_WORK * len(movable)
+    flow_cost = 8e-5 + FLOW_WORK * max(1, len(d.indices)) * max(1, M)
+    while len(movable) and passes < max_passes and not span.done("penalty search"):
         order = rng.permutation(movable)
         if flow_prices:
             # on large maps whenever V > 0; with a few territories only once the plain search stalls short of
@@ -562,17 +583,20 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
             stalled = passes - t_viol > STALL
             on = viol > FEAS_TOL and (J >= FLOW_MIN_TERRITORIES or (best_feas is None and stalled))
             pcost = d.cost + d.w @ _flow_prices(a, sizes, d, lam, PUSH if stalled else 0.0, src) if on else d.cost
-        k, stamp = _pass(a, sizes, moved, pcost, d.allowed, d.w, d.lo, d.hi, d.scale, lw, d.free, d.indptr,
+            if on:
+                clock.charge(flow_cost)
+        k, stamp, ops = _pass(a, sizes, moved, pcost, d.allowed, d.w, d.lo, d.hi, d.scale, lw, d.free, d.indptr,
                          d.indices, d.graph, d.near, d.cur, d.dw, d.dlim, d.dscale, ld, order, swaps, mark,
                          target, queue, stamp)
         passes += 1
         total += k
+        clock.charge(visit + OP_WORK * ops)
         viol = _violation(sizes, d.lo, d.hi, d.scale, moved, d.dlim, d.dscale)
         if viol <= FEAS_TOL:
             cost = _total_cost(a, d.cost)
             if best_feas is None or cost < best_feas[0] - EPS * max(1.0, abs(cost)):
                 best_feas, stale, restarts = (cost, a.copy()), 0, 0
-                t_gain = time.perf_counter() - t0
+                t_gain = span.used()
                 t_feas = t_gain if t_feas is None else t_feas
             else:
                 stale += 1
@@ -591,18 +615,20 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
         prev_viol = viol
         lw.fill(lam)
         ld.fill(lam)
-        if progress is not None and time.perf_counter() - t0 >= t_say:
+        if progress is not None and span.used() >= t_say:
             t_say += every
-            progress(f"penalty search {time.perf_counter() - t0:.0f} s: {passes:,} passes, "
+            progress(f"penalty search {span.used():.0f} work units: {passes:,} passes, "
                      + (f"best feasible {best_feas[0]:,.6g}" if best_feas is not None else
                         f"least violation {best_viol[0]:.4g} tolerances (now {viol:.4g}, λ/λ0 {lam / lam0:.3g})"))
         if patience is not None and best_feas is not None:
-            now = time.perf_counter() - t0
+            now = span.used()
             if patience_from_feasible:
-                if now - t_gain > patience * (t_gain - t_feas) + max(0.1, 0.03 * time_limit):
+                if now - t_gain > patience * (t_gain - t_feas) + max(0.1, 0.03 * work):
                     break
             elif now > (1 + patience) * t_gain + 0.1:
                 break
+        if best_feas is None and passes - t_viol > max(STALL_STOP, 100 * n):
+            break  # no feasible answer and the least violation has not fallen for that long: give up the budget
         if k == 0 and (viol <= FEAS_TOL or lam >= lam_max):  # a local minimum: kick (iterated local search)
             if viol <= FEAS_TOL and stop_when_feasible:
                 break
@@ -616,7 +642,7 @@ def penalty_search(p: AlignmentProblem, start: np.ndarray, *, time_limit: float 
             stamp = _kick(a, sizes, moved, d.allowed, d.w, d.free, d.indptr, d.indices, d.graph, d.near, d.cur,
                           d.dw, movable, max(1, int(kick * len(movable))), int(rng.integers(2**31 - 1)), mark,
                           target, queue, stamp)
-    secs = time.perf_counter() - t0
+    secs = span.used()
     if best_feas is not None:
         return SearchResult(best_feas[1], True, best_feas[0], 0.0, passes, total, secs)
     return SearchResult(best_viol[2], False, best_viol[1], best_viol[0], passes, total, secs)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spmopt import work as wk
 from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import (
     AUTO_CANDIDATES,
@@ -32,7 +33,7 @@ from spmopt.solver import (
     relative_gap,
     solve,
 )
-from spmopt.territory.contiguity import repair, separator_cuts
+from spmopt.territory.contiguity import GEOGRAPHY, repair, separator_cuts
 from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
 from spmopt.territory.heuristics import heuristic
@@ -40,6 +41,7 @@ from spmopt.territory.mip import build_model, flow_ready, flow_size, pairs_of
 from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent, lp_bound
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
 from spmopt.territory.search import penalty_search, search_data
+from spmopt.territory.split import shares
 from spmopt.territory.state import State
 from spmopt.territory.treepart import Parts, recombine
 from spmopt.territory.whatif import is_what_if, screen
@@ -80,8 +82,21 @@ class Alignment:
         return list(self.metrics.table["territory_id"])
 
     def assignment_frame(self) -> pd.DataFrame:
-        """``unit_id, territory_id`` as a DataFrame (the ``assignment.csv`` contract)."""
+        """``unit_id, territory_id`` as a DataFrame (the ``assignment.csv`` contract); with split units, one row per
+        (unit, territory) with the ``share`` of the unit the territory holds (1.0 for a whole unit)."""
+        if self.problem.pieces:
+            return shares(self.assignment, self.problem.pieces)
         return self.assignment.rename("territory_id").rename_axis("unit_id").reset_index()
+
+    def splits(self) -> list[dict]:
+        """Per split unit: ``unit_id`` and its ``shares`` by territory (largest first)."""
+        if not self.problem.pieces:
+            return []
+        f = self.assignment_frame()
+        split_units = {u for u, _ in self.problem.pieces.values()}
+        f = f[f["unit_id"].isin(split_units)]
+        return [{"unit_id": u, "shares": dict(zip(g["territory_id"], g["share"].round(6), strict=True))}
+                for u, g in f.groupby("unit_id", sort=False)]
 
     def territory_table(self) -> pd.DataFrame:
         """Per territory: centre, units, each measure's total and % deviation from the mean, distance, moved."""
@@ -127,6 +142,10 @@ class Alignment:
             },
             "options": self.options,
         }
+        if p.pieces:
+            out["n_units"] = len({p.pieces[i][0] if i in p.pieces else i for i in p.unit_ids})
+            out["splits"] = self.splits()
+            out["request"]["split"] = sorted({u for u, _ in p.pieces.values()})
         if p.chooses_centres and p.territories is not None:  # add / remove what-if: what changed
             used = set(self.assignment.dropna())
             added = p.territories.get("added", pd.Series(False, index=p.territories.index))
@@ -152,7 +171,7 @@ def align(
     weight: str | None = None,
     max_disruption: dict[str, float] | None = None,
     disruption_price: dict[str, float] | None = None,
-    contiguity=None,
+    contiguity=GEOGRAPHY,
     add: int = 0,
     add_candidates=None,
     remove=None,
@@ -160,6 +179,7 @@ def align(
     mip_gap: float = 1e-4,
     options: SolveOptions | None = None,
     warm_start: pd.Series | None = None,
+    work: float | None = None,
 ) -> Alignment:
     """Assign every unit to one territory, minimising total (weighted) distance to the territory centre.
 
@@ -167,11 +187,14 @@ def align(
     ``balance={'potential': 0.05}`` keeps each territory within ±5 % of the mean potential; ``capacity``
     caps a measure per territory; ``max_disruption={'potential': 0.2}`` lets at most 20 % of potential move
     away from its current territory; ``disruption_price`` adds price × moved measure to the objective;
-    ``k`` chooses k centres among the units instead of fixed territories; ``contiguity`` (``'auto'``, an
-    adjacency file or a table of ``unit_a,unit_b`` pairs) keeps every territory connected. ``add`` /
+    ``k`` chooses k centres among the units instead of fixed territories; ``contiguity`` keeps every
+    territory connected: by default on the units' Delaunay neighbours when they have coordinates (``False`` for
+    none; ``'auto'``, an adjacency file or a table of ``unit_a,unit_b`` pairs to name the graph). ``add`` /
     ``add_candidates`` / ``remove`` are what-ifs on the fixed territories (open new territories with chosen
     centres, close named ones or let the optimisation choose which; see :func:`make_problem`). ``time_limit`` (s)
-    and ``mip_gap`` stop the solver; the answer then carries its proved gap.
+    is the wall-clock guard and ``mip_gap`` the gap at which to stop; the work budget (``work``, default
+    0.6 × the time limit, see :mod:`spmopt.work`) decides where a search stops, so the same request gives the same
+    answer on any machine; the answer carries its proved gap.
     ``warm_start`` is an assignment to start from.
 
     Raises :class:`~spmopt.errors.InfeasibleError` (saying which family of limits fails and the smallest
@@ -184,7 +207,7 @@ def align(
         p = make_problem(units, territories, distances, k=k, balance=balance, capacity=capacity, weight=weight,
                          max_disruption=max_disruption, disruption_price=disruption_price,
                          contiguity=contiguity, add=add, add_candidates=add_candidates, remove=remove)
-    opts = options or SolveOptions(time_limit=time_limit, mip_gap=mip_gap)
+    opts = options or SolveOptions(time_limit=time_limit, work=work, mip_gap=mip_gap)
     return solve_problem(p, opts, warm_start=warm_start)
 
 
@@ -198,10 +221,27 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     MIP over the candidate pairs, in contiguity rounds → if the pairs left out limit the bound, more candidates
     per unit and solve again while time remains."""
     precheck(p)
+    budget = opts.work if opts.work is not None else wk.default_budget(opts.time_limit)
+    owner = wk.active() is None
+    with wk.clock(budget, opts.time_limit) as clk:
+        result = _solve_problem(p, opts, clk.span(budget), warm_start=warm_start, progress=progress,
+                                explain=explain)
+        if owner:
+            result.options["work"] = clk.report()
+            if clk.guard_hit and progress is not None:
+                progress(f"time limit {opts.time_limit:g} s reached (in {clk.guard_stage}) before the work budget "
+                         f"{budget:g} was spent: this answer may differ on a faster or quieter machine")
+    return result
+
+
+def _solve_problem(p: AlignmentProblem, opts: SolveOptions, sp: wk.Span, *, warm_start: pd.Series | None,
+                   progress, explain: bool) -> Alignment:
+    """:func:`solve_problem` within the work span ``sp`` (its stages share the span's work)."""
     t_start = time.perf_counter()
+    total = None if sp.end is None else sp.end - sp.start  # the work of this solve (None = no limit)
     say = progress or (lambda _msg: None)
-    elapsed = lambda: time.perf_counter() - t_start  # noqa: E731
-    remaining = lambda: None if opts.time_limit is None else max(0.1, opts.time_limit - elapsed())  # noqa: E731
+    elapsed = lambda: time.perf_counter() - t_start  # noqa: E731  (wall seconds, for the record only)
+    remaining = lambda: None if total is None else max(0.1, sp.left())  # noqa: E731  (work units)
     cur = p.current()
     if warm_start is None and cur is not None and cur.notna().all() and not violations(p, cur):
         warm_start = cur  # the current alignment meets every limit: a time limit can never return less
@@ -229,17 +269,17 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # most promising pairs short of feasible (its artificial slacks used, its duals useless) and its rounded
         # answer 1,276 tolerances off the limits; 30 s gave a usable LP when the machine was idle (450 steps)
         # and none under load (252 steps); 60 s (1,077 steps): usable, bound 995,446, answer 3.2 % above it
-        budget = min(max(10.0, 0.1 * opts.time_limit), 0.15 * opts.time_limit) if opts.time_limit else 10.0
+        budget = min(max(10.0, 0.1 * total), 0.15 * total) if total else 10.0
         upper = evaluate(p, warm_start).objective if warm_start is not None else None
-        priced = lagrangian_ascent(p, time_limit=budget, upper=upper)
+        priced = lagrangian_ascent(p, work=budget, upper=upper)
         say(f"pricing: Lagrangian bound {priced.value:,.6g} ({priced.rounds} steps, {priced.seconds:.1f} s)")
         # an LP over the Lagrangian's most promising pairs (interior point): its duals give a tighter bound for
         # all pairs and better candidates, and its solution, rounded, the heuristic's start
-        lp_budget = min(60.0, 0.15 * opts.time_limit) if opts.time_limit else 60.0
-        t_lp = time.perf_counter()
+        lp_budget = min(60.0, 0.15 * total) if total else 60.0
+        lp_span = sp.clock.span(lp_budget)
         # (a few rounds of pricing when the first LP needs its artificial slacks: with fewer ascent steps, as
         # on a loaded machine, the most promising pairs may not meet the limits)
-        lp = lp_bound(p, start=candidate_mask(priced, LP_CANDIDATES), time_limit=lp_budget, method="ipm",
+        lp = lp_bound(p, start=candidate_mask(priced, LP_CANDIDATES), work=lp_budget, method="ipm",
                       max_rounds=3, until_usable=True)
         if lp is not None and lp.value >= priced.value and lp.usable:
             priced = lp
@@ -247,10 +287,10 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         else:
             # no LP in its time, or one that needed its artificial slacks (the pairs cannot meet the limits):
             # the rest of its budget goes to more subgradient steps from the best multipliers so far
-            more = lp_budget - (time.perf_counter() - t_lp)
+            more = lp_span.left()
             why = "no LP in its time" if lp is None else "the LP over the pairs cannot meet the limits"
             if more > 1.0:
-                again = lagrangian_ascent(p, time_limit=more, upper=upper, y0=priced.y)
+                again = lagrangian_ascent(p, work=more, upper=upper, y0=priced.y)
                 if again.value > priced.value:
                     priced = again
             say(f"pricing: {why}; Lagrangian bound {priced.value:,.6g}")
@@ -266,16 +306,16 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # add / remove what-if: the best-ranked centre sets solved as fixed-centre problems give the first
         # incumbent; the exact model below proves the gap over every candidate
         contiguous = p.contiguity is not None  # each contiguous set needs longer: fewer sets, more time
-        budget = (0.6 if contiguous else 0.4) * opts.time_limit if opts.time_limit else 60.0
-        sc = screen(p, screen_opts, time_limit=budget, n_sets=2 if contiguous else 6, progress=say,
+        budget = (0.6 if contiguous else 0.4) * total if total else 60.0
+        sc = screen(p, screen_opts, work=budget, n_sets=2 if contiguous else 6, progress=say,
                     solve_problem=solve_problem)
         info["what_if"] = {"sets_tried": sc.sets_tried, "sets_feasible": sc.sets_feasible,
-                           "screened_best": sc.best_set, "seconds": round(sc.seconds, 3)}
+                           "screened_best": sc.best_set, "work": round(sc.work, 3)}
         if sc.assignment is not None:
             warm_start, warm_stage = sc.assignment, "screen"
     if warm_start is None and opts.heuristic:
         # heuristic first: a feasible start lets the MIP prune at once and is the fallback if time runs out
-        budget = min(5.0, 0.05 * opts.time_limit) if opts.time_limit else 5.0
+        budget = min(5.0, 0.05 * total) if total else 5.0
         if priced is not None:
             # up to 40 % of the limit (it stops on its own once feasible and stalled): the MIP over the
             # candidates rarely finds a good feasible answer itself (10,000 × 100 at ±5 %, 60 s: with 25 % the
@@ -283,7 +323,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             # with 40 % it was feasible after 22 s and the answer 1.3 % above)
             # (no cap in seconds: 50,000 × 500 from the rounded LP reaches the limits after 100–125 s, and a run
             # whose search was cut at 120 s a third of a tolerance short ended with no feasible answer)
-            budget = 0.4 * opts.time_limit if opts.time_limit else 60.0
+            budget = 0.4 * total if total else 60.0
         if p.contiguity is not None:  # a contiguous, balanced start is hard for the MIP to find: give it longer
             # (at national scale the restricted MIP and its regions rarely improve it, while the penalty search
             # keeps doing so: 10,000 × 100 at ±5 %, 947,944 after 19 s of it, 917,221 after 30 s; the bound there
@@ -291,44 +331,44 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             # with chosen centres on small maps the exact model (cuts, pairs out of reach fixed) does better with
             # the time: US county graphs at 60 s, WV ±1 % proved optimal with 10 %, 6.5-8.3 % above it with 40 %
             share = 0.8 if priced is not None else (0.1 if p.chooses_centres else 0.4)
-            budget = share * opts.time_limit if opts.time_limit else 60.0
-        if opts.time_limit:
+            budget = share * total if total else 60.0
+        if total:
             # a share of the limit, but never past 90 % of what the pricing left (10,000 × 100 contiguous: the
             # pricing may take up to 18 s of 60, and 80 % of the limit on top of that ends past it)
             budget = min(budget, 0.9 * remaining())
         # with contiguity the Lagrangian answer is a poor start (its stray pieces, once repaired, break the
         # balance far more than the compact current / nearest-centre start does)
-        h = heuristic(p, time_limit=budget,
+        h = heuristic(p, work=budget,
                       start=None if priced is None or p.contiguity is not None else _rounded_start(p, priced, lp),
                       progress=say, patience_from_feasible=priced is not None)
         warm_stage = "heuristic"
         say(f"heuristic: {'feasible' if h.feasible else 'not feasible'}, objective {h.objective:,.6g} "
-            f"({h.seconds:.1f} s)")
+            f"({h.work:.1f} work units)")
         if h.feasible:
             warm_start = h.assignment
         elif priced is not None and regions and p.contiguity is None and (remaining() or 60.0) > 10.0:
             # close but short (at national scale the search often ends a fraction of a tolerance off in a few
             # territories): the regions around the territories that break their limits repair that exactly
-            rr = improve_by_regions(p, h.assignment, time_limit=min(60.0, 0.15 * (remaining() or 100.0)),
-                                    size=regions, region_time=3.0, mip_gap=max(opts.mip_gap, 1e-3),
+            rr = improve_by_regions(p, h.assignment, work=min(60.0, 0.15 * (remaining() or 100.0)),
+                                    size=regions, region_work=3.0, mip_gap=max(opts.mip_gap, 1e-3),
                                     progress=progress, solve_problem=solve_problem)
             say(f"regions: repair {'feasible' if rr.feasible else 'not feasible'}, objective {rr.objective:,.6g} "
-                f"({rr.seconds:.1f} s)")
+                f"({rr.work:.1f} work units)")
             if rr.feasible:
                 warm_start, warm_stage = rr.assignment, "heuristic+regions"
     if warm_start is None and opts.spc is not False and flow_ready(p):
         # contiguous and balanced is where the exact model and the heuristic both struggle; the shortest-path
         # form is contiguous by construction, so any answer it finds is a feasible start for the exact model
-        t_spc = time.perf_counter()
-        budget = None if opts.time_limit is None else max(0.1, 0.4 * remaining())
-        spc = _spc_incumbent(p, dataclasses.replace(opts, time_limit=budget),
+        w_spc = sp.used()
+        budget = None if total is None else max(0.1, 0.4 * remaining())
+        spc = _spc_incumbent(p, dataclasses.replace(opts, work=budget),
                              mask=None if priced is None else candidate_mask(priced, k))
         if spc is not None:
-            spc = _polish(p, spc, time_limit=min(10.0, 0.1 * (remaining() or 100.0)))
+            spc = _polish(p, spc, work=min(10.0, 0.1 * (remaining() or 100.0)))
             warm_start, warm_stage = spc, "spc"
         found = f"objective {evaluate(p, spc).objective:,.6g}" if spc is not None else "no answer"
-        say(f"shortest-path contiguity: {found} ({time.perf_counter() - t_spc:.1f} s)")
-        info["spc"] = {"found": spc is not None, "seconds": round(time.perf_counter() - t_spc, 3)}
+        say(f"shortest-path contiguity: {found} ({sp.used() - w_spc:.1f} work units)")
+        info["spc"] = {"found": spc is not None, "work": round(sp.used() - w_spc, 3)}
     rough = warm_start if warm_start is not None else (h.assignment if h is not None else None)
     cuts: list = []
     build_s = 0.0
@@ -340,6 +380,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
                                   cutoff=None if upper is None else upper - priced.value)
             say(f"candidates: {k} per unit, {int(mask.sum()):,} of {int(p.allowed().sum()):,} pairs")
         t0 = time.perf_counter()
+        w0 = sp.used()
         am = build_model(p, mask=mask, flow=use_flow)
         am.add_contiguity_cuts(cuts)
         build_s += time.perf_counter() - t0
@@ -352,7 +393,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             if warm_start is not None and not by_cuts and p.n_units >= AUTO_MIP_UNITS:
                 share_mip = 0.05
             mip_time = max(0.1, share_mip * mip_time)
-        res = _solve_in_rounds(am, dataclasses.replace(opts, time_limit=mip_time), warm_start,
+        res = _solve_in_rounds(am, dataclasses.replace(opts, work=mip_time), warm_start,
                                progress=progress, warm_stage=warm_stage)
         cuts = am.cut_list
         if res.assignment is not None:
@@ -365,7 +406,7 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
             bound, outside = full_bound(res.bound, priced, mask)
             info["candidates"] = {"per_unit": k, "pairs": int(mask.sum()), "lagrangian_bound": priced.value,
                                   "bound_outside_candidates": outside if np.isfinite(outside) else None,
-                                  "pricing_seconds": round(priced.seconds, 3),
+                                  "pricing_seconds": round(priced.seconds, 3),  # wall, for the record
                                   "duals": "lp" if priced.columns else "subgradient"}
         gap = relative_gap(evaluate(p, res.assignment).objective, bound) if res.assignment is not None else None
         # widen only when the restricted problem is settled (infeasible, or optimal but the pairs left out hold
@@ -375,8 +416,8 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
         # a model with twice the pairs takes at least twice as long to get where this one got: widen only when
         # the time left allows three rounds like this one (50,000 × 500 once started an 8-per-unit model with
         # 250 s left, and it ran 230 s past the limit)
-        last_round = time.perf_counter() - t0
-        time_left = opts.time_limit is None or remaining() > max(1.0, 3.0 * last_round)
+        last_round = sp.used() - w0
+        time_left = total is None or (remaining() > max(1.0, 3.0 * last_round) and not sp.done("candidates"))
         if full or not limited or not time_left or (gap is not None and gap <= opts.mip_gap):
             break
         k = min(2 * k, len(p.territory_ids))  # the pairs left out hold the bound down: widen and solve again
@@ -390,35 +431,35 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
     if p.contiguity is not None and flow_ready(p) and not p.chooses_centres:
         share = 0.0 if priced is not None and res.assignment is not None else 0.5
     if regions and share > 0 and start is not None and (gap is None or gap > opts.mip_gap) and \
-            (opts.time_limit is None or remaining() > 1.0):
+            (total is None or remaining() > 1.0):
         # decomposition: regions of neighbouring territories re-solved exactly in turn, improving the MIP's
         # answer (or repairing the heuristic's when the MIP found none)
         # (without contiguity at most 1.5 s a triple, 0.75 s a pair: most improving regions answer within it, and
         # more regions in the time pay more than proving each one — 50,000 × 500, 100 s of triples from the same
         # start: 3 s each gained 2,680, 1 s each 3,920)
-        rr = improve_by_regions(p, start, time_limit=share * (remaining() or 60.0), size=regions,
-                                region_time=min(5.0 if p.contiguity is not None else 1.5,
+        rr = improve_by_regions(p, start, work=share * (remaining() or 60.0), size=regions,
+                                region_work=min(5.0 if p.contiguity is not None else 1.5,
                                                 max(1.0, 0.05 * (remaining() or 60.0))),
                                 mip_gap=max(opts.mip_gap, 1e-3), progress=progress, solve_problem=solve_problem)
         info["regions"] = {"size": regions, "final_size": rr.size, "solved": rr.regions_solved,
                            "improved": rr.regions_improved,
-                           "sweeps": rr.sweeps, "seconds": round(rr.seconds, 3)}
+                           "sweeps": rr.sweeps, "work": round(rr.work, 3)}
         if rr.feasible and (res.assignment is None or rr.objective < evaluate(p, res.assignment).objective):
             stage = "regions" if res.assignment is None else f"{res.stage}+regions"
             res = dataclasses.replace(res, assignment=rr.assignment, status="feasible", infeasible=False,
                                       stage=stage)
     if p.contiguity is not None and res.assignment is not None and flow_ready(p) and not p.chooses_centres \
             and res.status != "optimal" and (gap is None or gap > opts.mip_gap) \
-            and (opts.time_limit is None or remaining() > 1.0):
+            and (total is None or remaining() > 1.0):
         # time left with contiguity (the regions stopped early, or a region's shortest-path form cannot start
         # from the heuristic's shapes): recombination of neighbouring pairs, then single moves, on the cost
-        res = _recombine_rest(p, res, time_limit=(remaining() - 0.5) if opts.time_limit else 30.0, info=info,
+        res = _recombine_rest(p, res, work=(remaining() - 0.5) if total else 30.0, info=info,
                               say=say)
     if res.assignment is None:
         why = (f"no feasible alignment among the {k} candidate territories per unit; raise --candidates "
                "(0 = all pairs) or --time-limit" if res.infeasible else
-               f"no feasible alignment found before the solver stopped ({res.termination}, {elapsed():.1f} s); "
-               "raise --time-limit or loosen the limits")
+               f"no feasible alignment found before the solver stopped ({res.termination}, {sp.used():.1f} work "
+               f"units, {elapsed():.1f} s); raise --work / --time-limit or loosen the limits")
         raise SolverError(why)
     assignment = res.assignment
     check_alignment(p, assignment)
@@ -440,33 +481,33 @@ def solve_problem(p: AlignmentProblem, opts: SolveOptions, *, warm_start: pd.Ser
                      stage=res.stage, metrics=metrics, before=before, options=info)
 
 
-def _recombine_rest(p: AlignmentProblem, res, *, time_limit: float, info: dict, say):
-    """Spend ``time_limit`` on rounds of recombination then penalty search from the answer in ``res``; the
+def _recombine_rest(p: AlignmentProblem, res, *, work: float, info: dict, say):
+    """Spend ``work`` (units) on rounds of recombination then penalty search from the answer in ``res``; the
     result replaces it (stage ``+recombination``) when the checker accepts it and it is cheaper.
 
     Alternating pays: the splits reshape pairs of territories where single moves cannot, the search then settles
     the new borders. On 10,000 × 100 at ±5 % from 938,953, 12 s gave 923,842 (splits only), 934,462 (search
     only), 901,503 (6 s each) and 887,828 (four rounds of 1.5 s each); eight rounds of 0.75 s gave 933,817."""
-    t0 = time.perf_counter()
+    span = wk.span(work)
     tids = pd.Index(p.territory_ids)
     before = evaluate(p, res.assignment).objective
     a = tids.get_indexer(res.assignment.reindex(p.unit_ids).to_numpy())
-    rounds = max(1, min(8, int(time_limit / 3.0)))
-    phase = time_limit / (2 * rounds)
+    rounds = max(1, min(8, int(work / 3.0)))
+    phase = work / (2 * rounds)
     parts, data = Parts(p), search_data(p)
     taken = moves = 0
     for r in range(rounds):
-        a, k = recombine(p, a, time_limit=phase, parts=parts, seed=r)
-        left = time_limit - (time.perf_counter() - t0)
-        if left <= 0.05:
+        a, k = recombine(p, a, work=phase, parts=parts, seed=r)
+        left = span.left()
+        if left <= 0.05 or span.done("recombination"):
             break
-        ps = penalty_search(p, a, time_limit=min(phase, left), data=data, seed=r)
+        ps = penalty_search(p, a, work=min(phase, left), data=data, seed=r)
         a = ps.assignment if ps.feasible else a
         taken, moves = taken + k, moves + ps.moves
     out = pd.Series(np.asarray(p.territory_ids, dtype=object)[a], index=p.unit_ids, name="territory_id")
     after = evaluate(p, out).objective
     info["recombination"] = {"splits": taken, "moves": moves, "before": before, "after": after,
-                             "seconds": round(time.perf_counter() - t0, 3)}
+                             "work": round(span.used(), 3)}
     say(f"recombination: {taken} splits, {moves} moves, objective {before:,.6g} → {after:,.6g}")
     if violations(p, out) or after >= before - 1e-9 * max(1.0, abs(before)):
         return res
@@ -485,11 +526,11 @@ def _spc_incumbent(p: AlignmentProblem, opts: SolveOptions, *, mask=None) -> pd.
     return None if violations(p, a) else a
 
 
-def _polish(p: AlignmentProblem, a: pd.Series, *, time_limit: float) -> pd.Series:
+def _polish(p: AlignmentProblem, a: pd.Series, *, work: float) -> pd.Series:
     """The penalty search of :mod:`spmopt.territory.search` from ``a`` (every territory stays connected); the
     best answer it finds when the checker accepts it and it is cheaper, else ``a``."""
     tids = pd.Index(p.territory_ids)
-    ps = penalty_search(p, tids.get_indexer(a.reindex(p.unit_ids).to_numpy()), time_limit=time_limit)
+    ps = penalty_search(p, tids.get_indexer(a.reindex(p.unit_ids).to_numpy()), work=work)
     out = pd.Series(np.asarray(p.territory_ids, dtype=object)[ps.assignment], index=p.unit_ids,
                     name="territory_id")
     if ps.feasible and not violations(p, out) and evaluate(p, out).objective < evaluate(p, a).objective:
@@ -543,6 +584,7 @@ def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, pr
     start, or a round's answer repaired by moving stray pieces) is returned with that bound."""
     p = am.problem
     t0 = time.perf_counter()
+    span = wk.span(opts.work if opts.work is not None else wk.default_budget(opts.time_limit))
     am.add_neighbour_cuts()
     best: tuple[float, pd.Series, str] | None = None
 
@@ -558,12 +600,12 @@ def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, pr
         consider(warm_start.reindex(p.unit_ids), warm_stage)
     bound, rounds, solver, term = None, 0, "highs", "not run"
     while True:
-        left = None if opts.time_limit is None else opts.time_limit - (time.perf_counter() - t0)
-        if left is not None and left <= 0.05:
-            term = "maxTimeLimit"
+        left = None if span.end is None else span.left()
+        if (left is not None and left <= 0.05) or span.done("mip"):
+            term = "workLimit" if not span.clock.guard_hit else "maxTimeLimit"
             break
         start = am.warm_start(best[1]) if best is not None else None
-        out = solve(am.model, dataclasses.replace(opts, time_limit=left), warm_start=start)
+        out = solve(am.model, dataclasses.replace(opts, work=left), warm_start=start)
         solver, term = out.solver, out.termination
         if out.status == "infeasible":
             return _RoundsResult(None, "infeasible", bound, time.perf_counter() - t0, term, solver, "mip", rounds,
@@ -589,7 +631,7 @@ def _solve_in_rounds(am, opts: SolveOptions, warm_start: pd.Series | None, *, pr
         fixed = repair(p, p.contiguity.graph, a)
         if violations(p, fixed) and opts.heuristic:  # moving stray pieces broke a limit: search from there
             budget = min(10.0, 0.1 * left) if left is not None else 10.0
-            fixed = heuristic(p, time_limit=budget, start=fixed).assignment
+            fixed = heuristic(p, work=budget, start=fixed).assignment
         consider(fixed, "mip+heuristic")
         if progress is not None:
             progress(f"contiguity round {rounds}: {added} cuts added ({am.n_cuts} in all), "
@@ -631,12 +673,18 @@ def solve_elastic(p: AlignmentProblem, relax: list[str], opts: SolveOptions, cut
     am = build_model(p, relax=relax)
     am.add_neighbour_cuts()
     am.add_contiguity_cuts(cuts)
-    t0 = time.perf_counter()
+    budget = opts.work if opts.work is not None else wk.default_budget(opts.time_limit)
+    with wk.clock(budget, opts.time_limit) as clk:
+        return _elastic_rounds(p, am, opts, clk.span(budget), relax, with_assignment, accept_feasible)
+
+
+def _elastic_rounds(p: AlignmentProblem, am, opts: SolveOptions, span: wk.Span, relax: list[str],
+                    with_assignment: bool, accept_feasible: bool):
     while True:
-        left = None if opts.time_limit is None else opts.time_limit - (time.perf_counter() - t0)
-        if left is not None and left <= 0.05:
+        left = None if span.end is None else span.left()
+        if (left is not None and left <= 0.05) or span.done("diagnosis"):
             return None
-        out = solve(am.model, dataclasses.replace(opts, time_limit=left))
+        out = solve(am.model, dataclasses.replace(opts, work=left))
         if out.status != "optimal" and not (accept_feasible and out.status == "feasible"):
             return None
         if p.contiguity is None:
@@ -653,10 +701,17 @@ def diagnose(p: AlignmentProblem, opts: SolveOptions, *, cuts=()) -> InfeasibleE
     """Explain why ``p`` is infeasible: relax each family of limits alone (elastic model) and report the
     smallest relaxation that works; if none works alone, relax all together and report the combination.
     ``cuts`` are contiguity cuts already found (they hold for every contiguous alignment)."""
+    # the whole diagnosis gets the request's work again, shared between the elastic solves, on a clock of its own
+    # (the solve that found no answer may have spent its budget) with the request's time limit as its guard
+    with wk.clock(opts.work if opts.work is not None else wk.default_budget(opts.time_limit), opts.time_limit,
+                  reuse=False) as clk:
+        return _diagnose(p, opts, clk, cuts)
+
+
+def _diagnose(p: AlignmentProblem, opts: SolveOptions, clk: wk.WorkClock, cuts) -> InfeasibleError:
     fams = _families(p)
-    # the whole diagnosis gets the request's time limit, shared between the elastic solves
-    share = None if opts.time_limit is None else max(1.0, opts.time_limit / (len(fams) + 1))
-    limit = SolveOptions(time_limit=share, mip_gap=1e-6, threads=opts.threads)
+    share = None if clk.budget is None else max(1.0, clk.budget / (len(fams) + 1))
+    limit = SolveOptions(time_limit=None, work=share, mip_gap=1e-6, threads=opts.threads)
     singles: dict[str, float] = {}
     for f in fams:
         rel = solve_elastic(p, [f], limit, cuts, accept_feasible=True)   # one that works, if not proved least

@@ -23,18 +23,22 @@ bookkeeping are :class:`spmopt.territory.state.State`'s; the independent checker
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
+from spmopt import work as wk
 from spmopt.territory.contiguity import roots
 from spmopt.territory.mip import root_distances
 from spmopt.territory.problem import AlignmentProblem
 from spmopt.territory.state import Graph, State
 
 EPS = 1e-9
+#: work units per tree drawn and per (unit of a pair × tree drawn) in a re-split, and per territory pair of a
+#: sweep (reference machine)
+TREE_WORK = 4e-4
+NODE_WORK = 2e-6
+PAIR_WORK = 2e-5
 
 
 class _Tree:
@@ -183,7 +187,7 @@ def _split_moves(st, nodes: np.ndarray, members: np.ndarray, j: int, other: int)
     return [(int(i), int(st.a[i]), int(t)) for i, t in zip(nodes, new, strict=True) if st.a[i] != t]
 
 
-def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, seed: int = 0, draws: int = 6,
+def recombine(p: AlignmentProblem, a: np.ndarray, *, work: float = 10.0, seed: int = 0, draws: int = 6,
               band: float = 1.0, until_feasible: bool = False, parts: Parts | None = None,
               progress=None) -> tuple[np.ndarray, int]:
     """Recombination (module docstring) of a contiguous assignment, lexicographically on (spread, cost): for
@@ -194,29 +198,31 @@ def recombine(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, s
     averaging does; once every limit is met the same move lowers the cost. Half the trees are drawn with edges
     between units of like cost difference c_is − c_it first, so their cuts follow the cheapest boundary.
 
-    Stops at the time limit or after a sweep without a split at the most trees per pair (``draws`` doubles
-    after each idle sweep up to 64), or as soon as every limit is met with ``until_feasible``. Returns
-    (assignment, splits taken). Units never leave the pair, so the other territories are untouched; roots, locks
+    Stops when its ``work`` (units) is spent or after a sweep without a split at the most trees per pair
+    (``draws`` doubles after each idle sweep up to 64), or as soon as every limit is met with ``until_feasible``.
+    Returns (assignment, splits taken). Units never leave the pair, so the other territories are untouched; roots, locks
     and allowed pairs are respected by construction."""
     P = parts or Parts(p)
     if not P.rooted or p.contiguity is None or p.chooses_centres:
         return a, 0
-    deadline = time.perf_counter() + time_limit
+    span = wk.span(work)
+    clock = span.clock
     rng = np.random.default_rng(seed)
     st = State(p, a)
     cost = np.where(np.isfinite(P.cost), P.cost, 0.0)  # a pair not allowed is caught by P.valid
     cols = np.arange(P.J)
     taken = 0
-    while time.perf_counter() < deadline:
+    while not span.done("recombination"):
         pairs = _pairs(P, st.a)
         spread = P.spread(st.sizes.T, cols, band)
         # the pairs with the most spread first, the rest in random order
         pairs = pairs[np.lexsort((rng.random(len(pairs)), -(spread[pairs[:, 0]] + spread[pairs[:, 1]])))]
         improved = 0
         for s, t in pairs.tolist():
-            if time.perf_counter() > deadline or (until_feasible and st.violation() <= 1e-7):
+            if span.done("recombination") or (until_feasible and st.violation() <= 1e-7):
                 break
             nodes = np.flatnonzero((st.a == s) | (st.a == t))
+            clock.charge(PAIR_WORK + (TREE_WORK + NODE_WORK * len(nodes)) * draws)
             now_v = spread[s] + spread[t]
             now_c = cost[st.a == s, s].sum() + cost[st.a == t, t].sum()
             tol_c = 1e-9 * max(1.0, abs(now_c))
@@ -273,7 +279,7 @@ def _pairs(P: Parts, a: np.ndarray) -> np.ndarray:
     return pairs[pairs[:, 0] != pairs[:, 1]]
 
 
-def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0, seed: int = 0, draws: int = 6,
+def flow_balance(p: AlignmentProblem, a: np.ndarray, *, work: float = 10.0, seed: int = 0, draws: int = 6,
                  band: float = 0.5, parts: Parts | None = None, progress=None) -> tuple[np.ndarray, int]:
     """Balance a contiguous assignment globally, as diffusion load balancing does (Hu & Blake 1999).
 
@@ -286,11 +292,12 @@ def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0
     from the new sizes. Surplus crosses many territories in one sweep instead of diffusing pair by pair. A
     sweep may overfill a territory on the way, so the least-violating assignment seen is returned (with the
     splits taken); stops when the limits are met, after two sweeps that cut the violation by less than 2 %,
-    or at the time limit."""
+    or when its ``work`` (units) is spent."""
     P = parts or Parts(p)
     if not P.rooted or p.contiguity is None or p.chooses_centres:
         return a, 0
-    deadline = time.perf_counter() + time_limit
+    span = wk.span(work)
+    clock = span.clock
     rng = np.random.default_rng(seed)
     st = State(p, a)
     two = (np.isfinite(P.hi) & (P.lo > 0)).all(axis=1)  # measures with a band for every territory
@@ -302,8 +309,9 @@ def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0
     cost = np.where(np.isfinite(P.cost), P.cost, 0.0)
     best = (st.violation(), st.a.copy())
     taken, stale = 0, 0
-    while time.perf_counter() < deadline and best[0] > 1e-7 and stale < 2:
+    while not span.done("flow balance") and best[0] > 1e-7 and stale < 2:
         pairs = _pairs(P, st.a)
+        clock.charge(PAIR_WORK * len(pairs) + 1e-9 * P.J ** 3)
         L = np.zeros((P.J, P.J))
         np.add.at(L, (pairs[:, 0], pairs[:, 1]), -1.0)
         np.add.at(L, (pairs[:, 1], pairs[:, 0]), -1.0)
@@ -318,13 +326,14 @@ def flow_balance(p: AlignmentProblem, a: np.ndarray, *, time_limit: float = 10.0
         F = (x[pairs[:, 0]] - x[pairs[:, 1]]) * sc  # measure units, s → t
         order = np.argsort(-(np.abs(F) / sc).sum(axis=1))
         for e in order.tolist():
-            if time.perf_counter() > deadline:
+            if span.done("flow balance"):
                 break
             s, t = (int(v) for v in pairs[e])
             f = F[e]
             if (np.abs(f) / sc).max() < 0.05:
                 break  # the rest of the flows are small: leave them to the finishing moves
             nodes = np.flatnonzero((st.a == s) | (st.a == t))
+            clock.charge(PAIR_WORK + (TREE_WORK + NODE_WORK * len(nodes)) * draws)
             in_s = st.a[nodes] == s
             want = P.w[nodes][in_s][:, two].sum(axis=0) - f  # what s should hold of the pair
             total = P.w[nodes][:, two].sum(axis=0)

@@ -20,13 +20,13 @@ the number of centres to choose is small. So before the exact model runs:
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from spmopt import work as wk
 from spmopt.errors import InfeasibleError, SolverError
 from spmopt.solver import SolveOptions
 from spmopt.territory.evaluate import evaluate
@@ -40,7 +40,7 @@ class ScreenResult:
     sets_tried: int
     sets_feasible: int
     best_set: list[str]
-    seconds: float
+    work: float
 
 
 def is_what_if(p: AlignmentProblem) -> bool:
@@ -127,36 +127,36 @@ def _unique(sets: list[list[int]]) -> list[list[int]]:
     return out
 
 
-def screen(p: AlignmentProblem, opts: SolveOptions, *, time_limit: float, n_sets: int = 6,
+def screen(p: AlignmentProblem, opts: SolveOptions, *, work: float, n_sets: int = 6,
            progress=None, solve_problem: Callable) -> ScreenResult:
-    """Solve the best-ranked candidate sets as fixed-centre problems in ``time_limit`` seconds; keep the best.
+    """Solve the best-ranked candidate sets as fixed-centre problems within ``work`` units; keep the best.
     ``solve_problem`` is :func:`spmopt.territory.solve.solve_problem`; the caller hands it in, as this module sits
     below :mod:`spmopt.territory.solve`."""
-    t0 = time.perf_counter()
+    span = wk.span(work)
     sets = candidate_sets(p, n_sets)
     best: tuple[float, pd.Series | None, list[str]] = (np.inf, None, [])
     tried = feasible = 0
     for n, cols in enumerate(sets):
-        left = time_limit - (time.perf_counter() - t0)
-        if left < 0.5:
+        left = span.left()
+        if left < 0.5 or span.done("what-if screen"):
             break
         share = left / (len(sets) - n)
         sub = fixed_problem(p, cols)
         tried += 1
         try:
-            r = solve_problem(sub, dataclasses.replace(opts, time_limit=share, log=False), explain=False)
+            r = solve_problem(sub, dataclasses.replace(opts, time_limit=None, work=share, log=False), explain=False)
         except (InfeasibleError, SolverError) as exc:
             if progress is not None:
                 progress(f"what-if: centre set {n + 1} of {len(sets)} — none found ({type(exc).__name__}, "
-                         f"{share:.0f} s)")
+                         f"{share:.0f} work units)")
             continue
         feasible += 1
         obj = evaluate(p, r.assignment).objective
         names = [p.territory_ids[j] for j in cols if p.open_state()[j] == 0]
         if progress is not None:
             progress(f"what-if: centres {', '.join(names) or '(current)'} → objective {obj:,.6g} "
-                     f"({r.status}, {share:.0f} s)")
+                     f"({r.status}, {share:.0f} work units)")
         if obj < best[0]:
             best = (obj, r.assignment, names)
     return ScreenResult(assignment=best[1], objective=None if best[1] is None else best[0], sets_tried=tried,
-                        sets_feasible=feasible, best_set=best[2], seconds=time.perf_counter() - t0)
+                        sets_feasible=feasible, best_set=best[2], work=span.used())

@@ -1,0 +1,153 @@
+"""Units too big for one territory: the up-front diagnosis, and splitting them between neighbouring territories.
+
+The case, worked by hand: five units on a line, A B C D E at x = 0 … 4, bases A (T1) and E (T2).
+potential 15 15 40 15 15 (mean 50), workload 25 25 5 20 25 (mean 50); balance ±10 % on both: [45, 55].
+A territory holding C whole has 55 − 40 = 15 potential of room; within reach (paths carrying ≤ 15 potential
+besides C) are B and D only, and the most workload 15 potential of them can buy is B's 25 (ratio 25/15 beats
+D's 20/15): 5 + 25 = 30 < 45. So no connected territory holds C whole — with or without the solver.
+Split into pieces of at most one tolerance (5 potential): 40 / 5 = 8 pieces of 5 potential, 0.625 workload.
+T1 = A, B + x pieces: potential 30 + 5x ∈ [45, 55] → x ∈ [3, 5]; T2 = D, E + (8 − x): same → x ∈ [3, 5].
+Distances: C is 2 from both bases, so every feasible split costs the same: 0+1+2 (T1) + 1+0 (T2) = 4 … with C
+counted once in all: Σ = A 0 + B 1 + C 2 + D 1 + E 0 = 4.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import spmopt
+from spmopt.cli import app
+from spmopt.errors import InfeasibleError, InputError
+from spmopt.territory.problem import make_problem, precheck
+from spmopt.territory.split import pieces_for, shares, too_big
+
+BAL = {"potential": 0.1, "workload": 0.1}
+
+
+@pytest.fixture
+def line():
+    units = pd.DataFrame({"unit_id": list("ABCDE"), "x": [0.0, 1, 2, 3, 4], "y": [0.0] * 5,
+                          "potential": [15.0, 15, 40, 15, 15], "workload": [25.0, 25, 5, 20, 25],
+                          "current_territory": ["T1", "T1", "T1", "T2", "T2"]})
+    terr = pd.DataFrame({"territory_id": ["T1", "T2"], "center_unit": ["A", "E"]})
+    adj = pd.DataFrame({"unit_a": list("ABCD"), "unit_b": list("BCDE")})
+    return units, terr, adj
+
+
+def test_too_big_by_hand(line):
+    units, terr, adj = line
+    p = make_problem(units, terr, balance=BAL, contiguity=adj)
+    found = too_big(p.units, p.contiguity.graph, p.balance, 2)
+    assert [x.unit for x in found] == ["C"]
+    x = found[0]
+    assert (x.heavy, x.light) == ("potential", "workload")
+    assert x.room == pytest.approx(15.0) and x.need == pytest.approx(40.0) and x.reach == pytest.approx(25.0)
+    assert x.pieces == 8 == pieces_for({"potential": 40.0, "workload": 5.0}, BAL, {"potential": 50, "workload": 50})
+    with pytest.raises(InfeasibleError, match=r"unit 'C' whole.*--split C") as e:
+        precheck(p)
+    assert e.value.family == "contiguity" and e.value.suggestion == {"split": ["C"]}
+    assert too_big(p.units, p.contiguity.graph, {"potential": 0.1}, 2) == []  # one measure: nothing to trade
+
+
+def test_split_pieces_carry_the_unit(line):
+    units, terr, adj = line
+    p = make_problem(units, terr, balance=BAL, contiguity=adj, split=["C"])
+    assert p.n_units == 4 + 8 and len(p.pieces) == 8
+    assert p.measure("potential").sum() == pytest.approx(100) and p.measure("workload").sum() == pytest.approx(100)
+    assert p.measure("count").sum() == pytest.approx(5)
+    g = p.contiguity.graph
+    assert all(g.has_edge(f"C#{k}", "B") and g.has_edge(f"C#{k}", "D") for k in range(1, 9))
+    assert nx.is_connected(g.subgraph(["A", "B", "C#3"]))
+    precheck(p)
+
+
+def _brute(p) -> float:
+    """The optimum over every assignment of the 12 (piece) units that meets the limits and keeps both
+    territories connected on the expanded graph, bases at home: an independent exact model."""
+    ids = list(p.unit_ids)
+    free = [i for i in ids if i not in ("A", "E")]
+    pot, wl = p.measure("potential"), p.measure("workload")
+    share = p.measure("count")
+    d = p.distance
+    best = np.inf
+    idx = {u: k for k, u in enumerate(ids)}
+    g = p.contiguity.graph
+    for bits in itertools.product((0, 1), repeat=len(free)):
+        a = {"A": 0, "E": 1, **dict(zip(free, bits, strict=True))}
+        ok = True
+        cost = 0.0
+        for t in (0, 1):
+            mem = [u for u in ids if a[u] == t]
+            k = [idx[u] for u in mem]
+            if not (45 - 1e-9 <= pot[k].sum() <= 55 + 1e-9 and 45 - 1e-9 <= wl[k].sum() <= 55 + 1e-9):
+                ok = False
+                break
+            if not nx.is_connected(g.subgraph(mem)):
+                ok = False
+                break
+            cost += float((d[k, t] * share[k]).sum())
+        if ok:
+            best = min(best, cost)
+    return best
+
+
+def test_split_alignment_matches_enumeration_and_reports_shares(line, tmp_path):
+    units, terr, adj = line
+    p = make_problem(units, terr, balance=BAL, contiguity=adj, split=["C"])
+    r = spmopt.align(p, options=spmopt.SolveOptions(time_limit=60, mip_gap=1e-9))
+    assert r.objective == pytest.approx(_brute(p), abs=1e-9) and r.objective == pytest.approx(4.0)
+    f = r.assignment_frame()
+    assert list(f.columns) == ["unit_id", "territory_id", "share"]
+    c = f[f["unit_id"] == "C"].set_index("territory_id")["share"]
+    assert set(c.index) == {"T1", "T2"} and c.sum() == pytest.approx(1.0)
+    assert 3 / 8 - 1e-9 <= c["T1"] <= 5 / 8 + 1e-9
+    whole = f[f["unit_id"] != "C"]
+    assert (whole["share"] == 1.0).all() and len(whole) == 4
+    s = r.summary()
+    assert s["n_units"] == 5 and s["splits"][0]["unit_id"] == "C" and s["request"]["split"] == ["C"]
+    t = r.territory_table().set_index("territory_id")
+    assert t["potential"].sum() == pytest.approx(100)
+    assert t["potential"].between(45 - 1e-6, 55 + 1e-6).all() and t["workload"].between(45 - 1e-6, 55 + 1e-6).all()
+
+
+def test_split_auto_and_the_cli(line, tmp_path):
+    units, terr, adj = line
+    units.to_csv(tmp_path / "u.csv", index=False)
+    terr.to_csv(tmp_path / "t.csv", index=False)
+    adj.to_csv(tmp_path / "adj.csv", index=False)
+    base = ["align", "--units", str(tmp_path / "u.csv"), "--territories", str(tmp_path / "t.csv"), "--balance",
+            "potential=0.1", "--balance", "workload=0.1", "--contiguity", str(tmp_path / "adj.csv"), "--no-plot"]
+    runner = CliRunner()
+    r = runner.invoke(app, [*base, "--out", str(tmp_path / "o1")])
+    assert r.exit_code == 3 and "--split C" in r.output
+    r = runner.invoke(app, [*base, "--split", "auto", "--out", str(tmp_path / "o2")])
+    assert r.exit_code == 0, r.output
+    a = pd.read_csv(tmp_path / "o2" / "assignment.csv")
+    assert list(a.columns) == ["unit_id", "territory_id", "share"]
+    assert a.groupby("unit_id")["share"].sum().round(9).eq(1.0).all() and (a["unit_id"] == "C").sum() == 2
+    r = runner.invoke(app, [*base, "--split", "Z", "--out", str(tmp_path / "o3")])
+    assert r.exit_code == 2 and "'Z' is not a unit id" in r.output
+    r = runner.invoke(app, [*base[:-3], "--no-contiguity", "--no-plot", "--split", "C", "--out", str(tmp_path / "o4")])
+    assert r.exit_code == 2 and "needs contiguity" in r.output
+
+
+def test_shares_fold_pieces_back():
+    a = pd.Series({"X": "T1", "C#1": "T1", "C#2": "T2", "C#3": "T2", "Y": "T2"})
+    parts = {f"C#{k}": ("C", 1 / 3) for k in (1, 2, 3)}
+    f = shares(a, parts)
+    assert f.values.tolist() == [["X", "T1", 1.0], ["C", "T2", pytest.approx(2 / 3)],
+                                 ["C", "T1", pytest.approx(1 / 3)], ["Y", "T2", 1.0]]
+
+
+def test_split_refused_where_it_cannot_apply(line):
+    units, terr, adj = line
+    with pytest.raises(InputError, match="need contiguity"):
+        make_problem(units, terr, balance=BAL, contiguity=False, split=["C"])
+    with pytest.raises(InputError, match="not a unit id"):
+        make_problem(units, terr, balance=BAL, contiguity=adj, split=["nope"])
