@@ -144,6 +144,21 @@ def clock(budget: float | None, guard: float | None = None, *, reuse: bool = Tru
         _ACTIVE.reset(token)
 
 
+def metered(fn):
+    """Run ``fn`` on the active clock, or on a clock of its own when none is active, so that a stage called on
+    its own (a heuristic in a notebook) sees the work its inner loops charge."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _ACTIVE.get() is not None:
+            return fn(*args, **kwargs)
+        with clock(None):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def default_budget(time_limit: float | None) -> float | None:
     """The work budget that goes with a time limit when none is given: ``WORK_SHARE`` of it."""
     return None if time_limit is None else WORK_SHARE * float(time_limit)

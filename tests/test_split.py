@@ -151,3 +151,36 @@ def test_split_refused_where_it_cannot_apply(line):
         make_problem(units, terr, balance=BAL, contiguity=False, split=["C"])
     with pytest.raises(InputError, match="not a unit id"):
         make_problem(units, terr, balance=BAL, contiguity=adj, split=["nope"])
+
+
+def test_count_balance_counts_a_piece_as_its_share():
+    """13 units on a line, S (60 potential) split into 40 pieces, count ±50 % with potential ±1 %: a hand-built
+    assignment meets every limit, so the pre-check must not call any unit too big (each piece counts 1/40)."""
+    ids = [f"U{i}" for i in range(8)] + ["S"] + [f"V{i}" for i in range(4)]
+    units = pd.DataFrame({"unit_id": ids, "x": np.arange(13.0), "y": 0.0,
+                          "potential": [10.0] * 8 + [60.0] + [10.0] * 4})
+    adj = pd.DataFrame({"unit_a": ids[:-1], "unit_b": ids[1:]})
+    terr = pd.DataFrame({"territory_id": ["T1", "T2", "T3"], "center_unit": ["U0", "U7", "V3"]})
+    p = make_problem(units, terr, balance={"potential": 0.01, "count": 0.5}, contiguity=adj, split=["S"])
+    assert p.mean("count") == pytest.approx(13 / 3)
+    a = pd.Series({u: "T1" if u in [f"U{i}" for i in range(6)] else "T2" if u in ("U6", "U7") else "T3"
+                   for u in p.unit_ids})
+    for q in range(1, 28):
+        a[f"S#{q}"] = "T2"
+    from spmopt.territory.evaluate import evaluate, violations
+
+    assert violations(p, a) == []
+    precheck(p)
+    m = evaluate(p, a)
+    t = m.table.set_index("territory_id")
+    assert t["units"].sum() == pytest.approx(13) and t.loc["T2", "units"] == pytest.approx(2 + 27 / 40)
+    assert t.loc["T2", "center_unit"] == "U7"
+
+
+def test_piece_ids_that_are_taken_are_refused(line):
+    units, terr, adj = line
+    units = pd.concat([units, pd.DataFrame({"unit_id": ["C#1"], "x": [5.0], "y": [0.0], "potential": [1.0],
+                                            "workload": [1.0], "current_territory": ["T2"]})], ignore_index=True)
+    adj = pd.concat([adj, pd.DataFrame({"unit_a": ["E"], "unit_b": ["C#1"]})], ignore_index=True)
+    with pytest.raises(InputError, match="'C#1' is already taken"):
+        make_problem(units, terr, balance=BAL, contiguity=adj, split=["C"])

@@ -51,6 +51,7 @@ def _roots(p: AlignmentProblem) -> list[int | None]:
     return out
 
 
+@wk.metered
 def rebalance(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, max_depth: int = 12,
               cost_weight: float = 1e-3, progress=None) -> tuple[np.ndarray, dict]:
     """Transfer chains until every limit holds or no chain helps, within ``work`` units (see the module

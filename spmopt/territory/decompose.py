@@ -160,6 +160,7 @@ def _solve_region(sub: AlignmentProblem, start: pd.Series, opts: SolveOptions,
         return None
 
 
+@wk.metered
 def improve_by_regions(p: AlignmentProblem, start: pd.Series, *, work: float = 60.0, size: int = 6,
                        region_work: float = 10.0, mip_gap: float = 1e-4, progress=None,
                        solve_problem: Callable) -> RegionResult:

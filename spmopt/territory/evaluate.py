@@ -79,8 +79,13 @@ def evaluate(p: AlignmentProblem, assignment: pd.Series) -> AlignmentMetrics:
     table = pd.DataFrame(index=pd.Index(labels, name="territory_id"))
     centre = (p.territories["center_unit"].reindex(labels) if p.territories is not None
               else pd.Series(labels, index=labels))
+    if p.pieces:  # a split unit counts as its share, and a split base unit by its own id
+        frame["_share"] = p.measure(COUNT_MEASURE)
+        centre = centre.map(lambda c: p.pieces[c][0] if c in p.pieces else c)
+        g = frame.groupby("territory_id", sort=False)
     table["center_unit"] = centre.to_numpy()
-    table["units"] = g.size().reindex(labels).fillna(0).astype(int)
+    table["units"] = (g["_share"].sum().reindex(labels).fillna(0.0).round(6) if p.pieces
+                      else g.size().reindex(labels).fillna(0).astype(int))
     P = p.n_territories
     maxdev: dict[str, float] = {}
     for m in measures:
@@ -95,8 +100,13 @@ def evaluate(p: AlignmentProblem, assignment: pd.Series) -> AlignmentMetrics:
         pieces = territory_pieces(p.contiguity.graph, a.dropna())
         table["pieces"] = [len(pieces.get(t, [])) for t in labels]
     if cur is not None:
-        table["moved"] = g["moved"].sum().reindex(labels).fillna(0).astype(int)
-        table["moved_out"] = frame.groupby("previous")["moved_out"].sum().reindex(labels).fillna(0).astype(int)
+        if p.pieces:
+            frame["moved"] = frame["moved"] * frame["_share"]
+            frame["moved_out"] = frame["moved_out"] * frame["_share"]
+            g = frame.groupby("territory_id", sort=False)
+        cast = (lambda s: s.round(6)) if p.pieces else (lambda s: s.astype(int))  # noqa: E731
+        table["moved"] = cast(g["moved"].sum().reindex(labels).fillna(0))
+        table["moved_out"] = cast(frame.groupby("previous")["moved_out"].sum().reindex(labels).fillna(0))
     objective = float(np.nansum(cost))
     disruption = None
     if cur is not None:
@@ -110,7 +120,8 @@ def evaluate(p: AlignmentProblem, assignment: pd.Series) -> AlignmentMetrics:
             objective += price * float(p.measure(m)[moved].sum())
     return AlignmentMetrics(objective=objective, distance=float(np.nansum(d)), table=table.reset_index(),
                             max_balance_deviation=maxdev, disruption=disruption,
-                            units_moved=int(moved.sum()) if moved is not None else None)
+                            units_moved=None if moved is None else
+                            (round(float(p.measure(COUNT_MEASURE)[moved].sum()), 6) if p.pieces else int(moved.sum())))
 
 
 def violations(p: AlignmentProblem, assignment: pd.Series, *, rtol: float = CHECK_RTOL) -> list[str]:

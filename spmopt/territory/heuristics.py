@@ -51,6 +51,7 @@ class HeuristicResult:
     moves: int
 
 
+@wk.metered
 def local_search(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, max_passes: int = 200,
                  candidates: int = 8, swaps: bool = True) -> tuple[np.ndarray, int]:
     """Improve ``start`` (column index per unit) within ``work`` units; returns (assignment, moves applied)."""
@@ -91,6 +92,7 @@ def local_search(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, 
     return st.a, moves
 
 
+@wk.metered
 def anneal(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, seed: int = 0,
            candidates: int = 8) -> np.ndarray:
     """Simulated annealing on W·violation + cost with single-unit moves (contiguity kept as in
@@ -329,6 +331,7 @@ def _tree_search(p: AlignmentProblem, a0: np.ndarray, budget, given: bool) -> tu
     return a, moves + taken + m
 
 
+@wk.metered
 def heuristic(p: AlignmentProblem, *, work: float = 10.0, start: pd.Series | None = None,
               progress=None, patience_from_feasible: bool = False) -> HeuristicResult:
     """Start → contiguity repair → penalty search → (if still short of the limits) the older searches. See the

@@ -62,9 +62,10 @@ def disruption_frontier(p: AlignmentProblem, opts: SolveOptions, *, measure: str
     got = solve_elastic(zero, [f"disruption:{m}"], dataclasses.replace(opts, mip_gap=1e-6), [],
                         with_assignment=True, accept_feasible=True)
     if got is None:
-        raise SolverError("the least-disruption alignment was not found within the work budget "
-                          f"({opts.work if opts.work is not None else 0.6 * (opts.time_limit or 0):g} units) or the "
-                          f"time limit ({opts.time_limit:g} s); raise --work / --time-limit to trace the frontier")
+        work = opts.work if opts.work is not None else 0.6 * (opts.time_limit or 0)
+        limit = "no" if opts.time_limit is None else f"{opts.time_limit:g} s"
+        raise SolverError(f"the least-disruption alignment was not found within the work budget ({work:g} units) "
+                          f"or the time limit ({limit}); raise --work / --time-limit to trace the frontier")
     rel, least = got
     lo = min(rel[f"disruption:{m}"] + 1e-6, hi)
     levels = np.unique(np.round(np.linspace(lo, hi, points), 9))

@@ -185,6 +185,7 @@ def nearest_mask(cost: np.ndarray, k: int) -> np.ndarray:
     return mask & np.isfinite(cost)
 
 
+@wk.metered
 def lp_bound(p: AlignmentProblem, *, start: np.ndarray | None = None, k: int = 8, work: float | None = 60.0,
              per_unit: int = 4, tol: float = 1e-7, method: str = "simplex",
              max_rounds: int | None = None, until_usable: bool = False) -> LPBound | None:
@@ -395,6 +396,7 @@ def _subgradient_parts(rows: SideRows, a: np.ndarray) -> np.ndarray:
     return g
 
 
+@wk.metered
 def lagrangian_ascent(p: AlignmentProblem, *, work: float = 10.0, upper: float | None = None,
                       iterations: int = 2000, y0: np.ndarray | None = None, rows: SideRows | None = None,
                       progress=None) -> LPBound:

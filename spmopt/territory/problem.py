@@ -411,8 +411,8 @@ def _split(u: pd.DataFrame, contig: Contiguity | None, D: np.ndarray, t_frame: p
     """Cut the ``split`` units into pieces (see :mod:`spmopt.territory.split`); a split base unit's first piece
     becomes its territory's centre unit."""
     if k is not None:
-        raise InputError("split units are shared between fixed territories; with --k (chosen centres) they are "
-                         "not supported")
+        raise InputError("split units are shared between fixed territories; with chosen centres (--k) or an "
+                         "add/remove what-if they are not supported")
     if contig is None:
         raise InputError("split units are shared between neighbouring territories and joined through the unit: "
                          "they need contiguity (an adjacency graph or unit coordinates; not --no-contiguity)")
@@ -431,6 +431,10 @@ def _split(u: pd.DataFrame, contig: Contiguity | None, D: np.ndarray, t_frame: p
     clash = [x for x in ids if SEP in x]
     if clash:
         raise InputError(f"split: unit id '{clash[0]}' contains '{SEP}', which names the pieces of a split unit")
+    taken = [x for x in u.index if isinstance(x, str) and SEP in x and x.split(SEP)[0] in ids]
+    if taken:
+        raise InputError(f"split: unit id '{taken[0]}' is already taken, and it would name a piece of split unit "
+                         f"'{taken[0].split(SEP)[0]}'; rename that unit", source=u.attrs.get("source"))
     pieces = {x: pieces_for({m: (float(u.at[x, m]) if m in u.columns else 1.0) for m in ms}, balance, means)
               for x in dict.fromkeys(ids)}
     measures = [c for c in u.attrs.get("measures", []) if c in u.columns]
@@ -621,9 +625,9 @@ def _check_too_big(p: AlignmentProblem) -> None:
     too_big`): named with the measures that show it, and the split that would let them be shared."""
     if not p.balance or p.n_territories < 2:
         return
-    whole = ~p.unit_ids.isin(list(p.pieces))
-    cand = p.unit_ids[whole]
-    found = too_big(p.units, p.contiguity.graph, p.balance, p.n_territories, candidates=cand)
+    whole = ~p.unit_ids.isin(list(p.pieces)) if p.pieces else np.ones(p.n_units, dtype=bool)
+    found = too_big(p.units, p.contiguity.graph, p.balance, p.n_territories, candidates=p.unit_ids[whole],
+                    weights={m: p.measure(m) for m in p.balance})
     found = [x for x in found if x.room >= 0]   # a unit above the upper limit on its own: _check_balance says so
     if not found:
         return

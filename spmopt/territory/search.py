@@ -524,6 +524,7 @@ def _sizes(a: np.ndarray, d: SearchData) -> tuple[np.ndarray, np.ndarray]:
     return sizes, moved
 
 
+@wk.metered
 def penalty_search(p: AlignmentProblem, start: np.ndarray, *, work: float = 10.0, seed: int = 0,
                    data: SearchData | None = None, swaps: bool = True, kick: float = 0.02,
                    max_passes: int = 1_000_000, max_restarts: int = 200, patience: float | None = None,

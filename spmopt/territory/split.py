@@ -71,36 +71,43 @@ def pieces_for(w: Mapping[str, float], balance: Mapping[str, float], means: Mapp
 
 
 def too_big(units: pd.DataFrame, graph: nx.Graph, balance: Mapping[str, float], n_territories: int,
-            candidates: Iterable | None = None) -> list[TooBig]:
+            candidates: Iterable | None = None, weights: Mapping[str, np.ndarray] | None = None) -> list[TooBig]:
     """The units no connected territory can hold whole (see the module docstring), each with the first pair of
-    measures that shows it. ``units`` is the validated units frame (index = unit ids); ``candidates`` limits the
-    check to some units (default: every unit holding more than a quarter of a mean on a balanced measure)."""
-    ms = [m for m in balance if m in units.columns or m == "count"]
+    measures that shows it. ``units`` is the validated units frame (index = unit ids); only units holding more
+    than a quarter of a mean on a balanced measure are checked (a smaller one always leaves room), among
+    ``candidates`` when given. ``weights`` overrides the measures' values (a problem's, where split pieces count
+    as their share). One lightest-path search per measure from all the big units at once."""
+    ms = [m for m in balance if m in units.columns or m == "count" or (weights and m in weights)]
     if len(ms) < 1 or n_territories < 2:
         return []
     ids = units.index
-    W = {m: (units[m].to_numpy(dtype=float) if m in units.columns else np.ones(len(units))) for m in ms}
+    W = {m: (np.asarray(weights[m], dtype=float) if weights and m in weights else
+             units[m].to_numpy(dtype=float) if m in units.columns else np.ones(len(units))) for m in ms}
     mu = {m: float(W[m].sum()) / n_territories for m in ms}
     upper = {m: (1 + balance[m]) * mu[m] for m in ms}
     lower = {m: (1 - balance[m]) * mu[m] for m in ms}
-    if candidates is None:
-        big = np.zeros(len(units), dtype=bool)
-        for m in ms:
-            big |= W[m] > 0.25 * mu[m]
-        cand = np.flatnonzero(big)
-    else:
-        cand = ids.get_indexer(list(candidates))
-        cand = cand[cand >= 0]
+    big = np.zeros(len(units), dtype=bool)
+    for m in ms:
+        big |= W[m] > 0.25 * mu[m]
+    if candidates is not None:
+        big &= ids.isin(list(candidates))
+    cand = np.flatnonzero(big)
+    if not len(cand):
+        return []
+    reach = {}
+    for a in ms:
+        room = upper[a] - W[a][cand]
+        lim = float(max(0.0, room.max())) + float(W[a][cand].max())
+        reach[a] = path_weights(graph, ids, W[a], cand, limit=lim) - W[a][cand][:, None]   # (cand, n)
     out: list[TooBig] = []
-    for i in cand:
+    for r, i in enumerate(cand):
         found = None
         for a in ms:
             room = upper[a] - W[a][i]
             if room < -1e-9 * max(1.0, upper[a]):
                 found = TooBig(str(ids[i]), a, a, room, 0.0, 0.0, W[a][i] / mu[a], W[a][i] / mu[a], 0)
                 break
-            reach_w = path_weights(graph, ids, W[a], np.array([i]), limit=W[a][i] + room)[0] - W[a][i]
-            near = np.flatnonzero((reach_w <= room * (1 + 1e-9) + 1e-12) & (np.arange(len(ids)) != i))
+            near = np.flatnonzero((reach[a][r] <= room * (1 + 1e-9) + 1e-12) & (np.arange(len(ids)) != i))
             for b in ms:
                 if b == a:
                     continue

@@ -187,6 +187,7 @@ def _split_moves(st, nodes: np.ndarray, members: np.ndarray, j: int, other: int)
     return [(int(i), int(st.a[i]), int(t)) for i, t in zip(nodes, new, strict=True) if st.a[i] != t]
 
 
+@wk.metered
 def recombine(p: AlignmentProblem, a: np.ndarray, *, work: float = 10.0, seed: int = 0, draws: int = 6,
               band: float = 1.0, until_feasible: bool = False, parts: Parts | None = None,
               progress=None) -> tuple[np.ndarray, int]:
@@ -279,6 +280,7 @@ def _pairs(P: Parts, a: np.ndarray) -> np.ndarray:
     return pairs[pairs[:, 0] != pairs[:, 1]]
 
 
+@wk.metered
 def flow_balance(p: AlignmentProblem, a: np.ndarray, *, work: float = 10.0, seed: int = 0, draws: int = 6,
                  band: float = 0.5, parts: Parts | None = None, progress=None) -> tuple[np.ndarray, int]:
     """Balance a contiguous assignment globally, as diffusion load balancing does (Hu & Blake 1999).

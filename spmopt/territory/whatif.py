@@ -127,6 +127,7 @@ def _unique(sets: list[list[int]]) -> list[list[int]]:
     return out
 
 
+@wk.metered
 def screen(p: AlignmentProblem, opts: SolveOptions, *, work: float, n_sets: int = 6,
            progress=None, solve_problem: Callable) -> ScreenResult:
     """Solve the best-ranked candidate sets as fixed-centre problems within ``work`` units; keep the best.
