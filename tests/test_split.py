@@ -184,3 +184,19 @@ def test_piece_ids_that_are_taken_are_refused(line):
     adj = pd.concat([adj, pd.DataFrame({"unit_a": ["E"], "unit_b": ["C#1"]})], ignore_index=True)
     with pytest.raises(InputError, match="'C#1' is already taken"):
         make_problem(units, terr, balance=BAL, contiguity=adj, split=["C"])
+
+
+def test_scenario_key_split_reaches_the_report(line, tmp_path):
+    units, terr, adj = line
+    units.to_csv(tmp_path / "units.csv", index=False)
+    terr.to_csv(tmp_path / "territories.csv", index=False)
+    adj.to_csv(tmp_path / "adj.csv", index=False)
+    (tmp_path / "s.yaml").write_text("name: split-line\ndata: {units: units.csv, territories: territories.csv}\n"
+                                     "align:\n  balance: {potential: 0.1, workload: 0.1}\n  contiguity: adj.csv\n"
+                                     "  split: [C]\n  time_limit: 30\n")
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--no-store"])
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Shared units: <code>C</code> T1" in html and "the same answer on any machine" in html
+    a = pd.read_csv(tmp_path / "out" / "align" / "assignment.csv")
+    assert list(a.columns) == ["unit_id", "territory_id", "share"] and (a["unit_id"] == "C").sum() == 2

@@ -77,15 +77,27 @@ def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
                         _fmt(v, "pct")])
     for m, v in (s["disruption"] or {}).items():
         figures.append([f"share of {m} moved", "0.0 %" if cur else None, _fmt(v, "pct")])
+    split = bool(s.get("splits"))   # split units count by share: fractions of a unit
     if s["units_moved"] is not None:
-        figures.append(["units moved", "0" if cur else None, _fmt(s["units_moved"], "int")])
+        figures.append(["units moved", "0" if cur else None, _fmt(s["units_moved"], "num" if split else "int")])
     terr = a.territory_table()
     kinds = {c: "pp" for c in terr.columns if c.endswith("_dev_pct")}
-    kinds.update({"units": "int", "count": "int"})
+    if not split:
+        kinds.update({"units": "int", "count": "int"})
+    w = (s.get("options") or {}).get("work") or {}
+    if w:
+        work = f"{w['work_used']:,.1f} of {w['work_budget']:,.4g} work units" if w.get("work_budget") else \
+            f"{w['work_used']:,.1f} work units"
+        guard = (f"the {w['time_limit']:g} s time limit stopped {w.get('guard_stage') or 'a stage'} first, so this "
+                 "answer may differ on another machine" if w.get("guard_hit") else
+                 "the same answer on any machine, the time limit not reached")
+        work_line = f"{work}; {guard}"
+    else:
+        work_line = None
     out = {"figures": figures, "has_current": bool(cur), "territories": _table(terr, kinds, max_rows),
            "map": _png(stage_dir / "align" / "map.png"), "request": s["request"],
            "n_units": s["n_units"], "n_territories": s["n_territories"],
-           "seconds": s["solve_seconds"] + s["build_seconds"]}
+           "seconds": s["solve_seconds"] + s["build_seconds"], "work": work_line, "splits": s.get("splits") or []}
     if res.frontier is not None:
         fr = res.frontier.table
         cols = [c for c in ("point", "limit", "disruption", "distance", "gap", "status") if c in fr.columns]
