@@ -438,7 +438,8 @@ def generate(
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder (not make demo's out/demo, which holds a scenario "
                                            "run).")] = Path("out/align-demo"),
-    time_limit: Annotated[float, typer.Option(callback=POS, help="Solver time limit, seconds.")] = 120.0,
+    time_limit: Annotated[float, typer.Option(callback=POS, help="Wall-clock guard per solve, seconds; the work "
+                                              "budget is 0.6 × it (see spmopt align --work).")] = 120.0,
 ) -> None:
     """Realign the shipped North-East dataset (217 counties, 10 reps; 2010 Census): balance potential ±5 %
     and workload ±15 %, move at most 40 % of potential, and compare with the current alignment."""
@@ -872,7 +873,8 @@ def quota(
     history_col: Annotated[str, typer.Option(help="Column holding last period's sales.")] = "history",
     rollup_col: Annotated[str | None, typer.Option(help="Column of account-level expectations (method "
                                                         "rollup).")] = None,
-    time_limit: Annotated[float, typer.Option(callback=POS, help="Solver time limit, seconds.")] = 60.0,
+    time_limit: Annotated[float, typer.Option(callback=POS, help="Solver time limit, seconds (the quota model "
+                                              "stops on 0.6 × it in work units, the same on any machine).")] = 60.0,
     plot: Annotated[bool, typer.Option(help="Write quotas.png.")] = True,
 ) -> None:
     """Quotas that add up exactly to the target: by potential, history, a blend, an account roll-up or equal
