@@ -17,7 +17,6 @@ the guard has passed (HiGHS was once seen to ignore its time limit after a resta
 from __future__ import annotations
 
 import math
-import os
 import time
 from contextlib import contextmanager as _contextmanager
 from dataclasses import dataclass, field
@@ -181,8 +180,7 @@ def solve(model: pyo.ConcreteModel, options: SolveOptions = SolveOptions(),
                 count["status"] = h.getModelStatus()
                 info = h.getInfo()
                 count["iterations"] = max(0, int(info.simplex_iteration_count))
-                count["nodes"] = max(0, int(info.mip_node_count))
-                count["rows"], count["nnz"] = h.getNumRow(), h.getNumNz()
+                count["rows"] = h.getNumRow()
 
     opt = _Highs()
     kwargs: dict[str, Any] = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False,
@@ -209,10 +207,6 @@ def solve(model: pyo.ConcreteModel, options: SolveOptions = SolveOptions(),
     # wall time that follows (five county and North-East models: 0.6-1.7 s per unit charged)
     used = max(count["ticks"] * count.get("tick", 0.0),
                ITERATION_PER_ROW * count.get("iterations", 0) * count.get("rows", 0)) + count.get("load", 0.0)
-    if os.environ.get("SPMOPT_WORK_LOG"):  # calibration: one line per solve
-        with open(os.environ["SPMOPT_WORK_LOG"], "a") as fh:
-            fh.write(f"{count['ticks']} {count.get('iterations')} {count.get('nodes')} {count.get('rows')} "
-                     f"{count.get('nnz')} {secs:.3f} {used:.3f}\n")
     clock.charge(used)
     if guard_hit:
         clock.mark_guard("solver")
