@@ -406,7 +406,8 @@ def _print_summary(result) -> None:
     if s["disruption"]:
         for m in list(s["request"]["balance"]) or list(s["disruption"])[:1]:
             row(f"{m} moved", f"{100 * s['disruption'][m]:.1f} %", "0.0 %" if cur else None)
-        row("units moved", f"{s['units_moved']:,}", "0" if cur else None)
+        row("units moved", f"{s['units_moved']:,.{0 if float(s['units_moved']).is_integer() else 1}f}",
+            "0" if cur else None)
     out_console.print(tab)
     wi = s.get("what_if")
     if wi:
@@ -563,7 +564,8 @@ def _print_run(res) -> None:
     if "align" in s:
         a = s["align"]
         dev = ", ".join(f"{m} ±{100 * v:.1f}%" for m, v in a["max_balance_deviation"].items())
-        moved = "" if not a["disruption"] else f"; {a['units_moved']} units moved"
+        um = float(a["units_moved"])
+        moved = "" if not a["disruption"] else f"; {um:,.{0 if um.is_integer() else 1}f} units moved"
         t.add_row("align", f"{a['status']} (gap {100 * (a['gap'] or 0):.2f}%): distance {a['distance']:,.0f} "
                            f"{a['distance_unit']}; {dev}{moved}", f"{r['seconds']['align']:.1f}")
     if "quota" in s:

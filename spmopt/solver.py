@@ -37,6 +37,10 @@ AUTO_REGION_SIZE = 4
 AUTO_REGION_SIZE_FREE = 2
 AUTO_MIP_UNITS = 5_000  # from this many units and a feasible start, the restricted MIP gets 5 % of the time left
 AUTO_FLOW_VARS = 40_000  # contiguity by the flow form up to this many flow variables, by cuts in rounds above
+#: ... and only when its root (LP and HiGHS's cut rounds, which call back rarely, so the work budget cannot stop
+#: them) fits in half the solve's work: work units per flow variable (North-East with New York City split,
+#: 27,700 columns: 39 units before the first interrupt, for a root bound no better than the LP without it)
+FLOW_ROOT_WORK = 1.5e-3
 #: work units per HiGHS callback tick and model nonzero (s/tick ÷ nonzeros on the reference machine: 3.3e-6 ±50 %
 #: over five county-districting models)
 TICK_PER_NONZERO = 3.3e-6
@@ -64,7 +68,8 @@ class SolveOptions:
     without contiguity, when the MIP is restricted to candidates), 0 = off;
     ``contiguity_flow`` chooses how contiguity enters the MIP: True = the flow form, exact in one solve (needs
     every territory rooted); False = separator cuts in rounds; None = automatic (flow when rooted and it adds at
-    most ``AUTO_FLOW_VARS`` flow variables, as for the regions of the decomposition);
+    most ``AUTO_FLOW_VARS`` flow variables and its root fits in half the work, ``FLOW_ROOT_WORK`` per flow
+    variable, as for the regions of the decomposition);
     ``spc`` runs the shortest-path contiguity model (a restriction whose answers are always contiguous, see
     :func:`spmopt.territory.mip.add_spc_contiguity`) for a first contiguous incumbent when neither the start nor
     the heuristic gives a feasible one: None = automatic (contiguity with every territory rooted), False = off;

@@ -179,3 +179,24 @@ def test_frontier_is_monotone_and_bounds_travel_to_tighter_points(monkeypatch):
     assert t["objective"].iloc[k] == pytest.approx(t["objective"].iloc[k - 1])
     assert t["bound"].iloc[k] == pytest.approx(t["bound"].iloc[k + 1])     # inherited from the looser point
     assert (t["bound"] <= t["objective"] + 1e-9).all()
+
+
+def test_contiguous_frontier_starts_at_the_least_disruption_found_by_search(tmp_path, line_units):
+    """With contiguity the least disruption is searched for (not the elastic model). Worked by hand on the line
+    u1 … u7 (bases u1 for A, u7 for B; every connected split is A = u1 … uk): potential 10 30 20 15 5 10 10,
+    balance ±30 % → A's potential in [35, 65], so k = 2 (A 40) or k = 3 (A 60). From today's A = {u1}: k = 2
+    moves u2 (30 % of potential), distance 0+1 | 8+6+4+1+0 = 20; k = 3 moves u2, u3 (50 %), distance 0+1+2 |
+    6+4+1+0 = 14. The frontier runs from 30 % (distance 20) to 50 % (distance 14)."""
+    units = line_units.assign(current_territory=["A"] + ["B"] * 6)
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "center_unit": ["u1", "u7"]})
+    adj = pd.DataFrame({"unit_a": units.unit_id[:-1].to_list(), "unit_b": units.unit_id[1:].to_list()})
+    p = make_problem(units, terr, balance={"potential": 0.3}, contiguity=adj)
+    fr = disruption_frontier(p, SolveOptions(time_limit=30, work=5, mip_gap=1e-9), measure="potential", points=3)
+    t = fr.table
+    assert fr.least_from == "search"
+    assert t["limit"].iloc[0] == pytest.approx(0.30, abs=1e-5) and t["distance"].iloc[0] == pytest.approx(20.0)
+    assert t["distance"].iloc[-1] == pytest.approx(14.0) and t["disruption"].iloc[-1] == pytest.approx(0.5)
+    assert t["distance"].iloc[1] == pytest.approx(20.0)  # 40 %: k = 3 still moves too much
+    assert (np.diff(t["distance"]) <= 1e-9).all()
+    for a in fr.alignments:
+        assert not disconnected(p.contiguity.graph, a.assignment)

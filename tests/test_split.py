@@ -200,3 +200,26 @@ def test_scenario_key_split_reaches_the_report(line, tmp_path):
     assert "Shared units: <code>C</code> T1" in html and "the same answer on any machine" in html
     a = pd.read_csv(tmp_path / "out" / "align" / "assignment.csv")
     assert list(a.columns) == ["unit_id", "territory_id", "share"] and (a["unit_id"] == "C").sum() == 2
+
+
+def test_pieces_are_ordered_and_a_warm_start_is_relabelled_to_fit(line):
+    """The 8 pieces of C are interchangeable: the model orders them (Σ_j j·x piece k ≤ piece k+1), and a warm
+    start that gives them out in any order is relabelled to the ordered one (same shares, so same answer)."""
+    from spmopt.territory.mip import build_model
+
+    units, terr, adj = line
+    p = make_problem(units, terr, balance=BAL, contiguity=adj, split=["C"])
+    am = build_model(p)
+    assert [len(c) for c in am.chains] == [8] and len(am.model.piece_order) == 7
+    ids = [f"C#{k}" for k in range(1, 9)]
+    start = pd.Series({"A": "T1", "B": "T1", "D": "T2", "E": "T2",
+                       **dict(zip(ids, ["T2", "T1", "T2", "T1", "T1", "T2", "T1", "T2"], strict=True))})
+    vals = {v.name: x for v, x in am.warm_start(start)}
+    j_of = [sum(j * vals[am.model.x[a].name] for a in range(len(am.arc_unit)) if am.arc_unit[a] == i
+                for j in [am.arc_terr[a]]) for i in p.unit_ids.get_indexer(ids)]
+    assert j_of == sorted(j_of) and sum(j_of) == 4  # four pieces each way, in order
+    for c in am.model.piece_order.values():  # the relabelled start meets every order row
+        body = sum(coef * vals[v.name] for coef, v in zip(c.body.linear_coefs, c.body.linear_vars, strict=True))
+        assert body <= 1e-9
+    r = spmopt.align(units, terr, balance=BAL, contiguity=adj, split=["C"], time_limit=30, mip_gap=1e-9)
+    assert r.objective == pytest.approx(4.0)  # the hand-worked optimum, with the order rows in the model

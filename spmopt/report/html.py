@@ -102,6 +102,7 @@ def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
         fr = res.frontier.table
         cols = [c for c in ("point", "limit", "disruption", "distance", "gap", "status") if c in fr.columns]
         out["frontier"] = {"measure": res.frontier.measure, "plot": _png(stage_dir / "align" / "pareto.png"),
+                           "least_from": getattr(res.frontier, "least_from", "elastic model"),
                            "table": _table(fr[cols], {"limit": "pct", "disruption": "pct", "gap": "pct",
                                                       "point": "int"}, max_rows)}
     return out

@@ -128,16 +128,31 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
 def plot_frontier(table: pd.DataFrame, measure: str, *, distance_unit: str = "km", current_distance=None):
     """Distance against disruption for the points of a frontier (``spmopt align --pareto disruption``)."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    ax.plot(100 * table["disruption"], table["distance"], "-o", color="#1f77b4")
+    x, y = 100 * table["disruption"], table["distance"]
+    proved = (table["status"] == "optimal").to_numpy() if "status" in table else np.ones(len(table), dtype=bool)
+    ax.plot(x, y, "-", color="#1f77b4", lw=1.2)
+    if proved.any():
+        ax.plot(x[proved], y[proved], "o", color="#1f77b4", label="proved optimal (within the gap asked)")
+    if (~proved).any():
+        ax.plot(x[~proved], y[~proved], "o", mfc="white", color="#1f77b4", label="best found, not proved")
+        same = "objective" not in table or np.allclose(table["objective"], table["distance"])
+        if "bound" in table and same:  # down to the proved bound: the optimum lies somewhere on the bar
+            b = table["bound"].astype(float).to_numpy()
+            ok = ~proved & np.isfinite(b)
+            ax.errorbar(x[ok], y[ok], yerr=[(y - b)[ok], np.zeros(int(ok.sum()))], fmt="none", ecolor="#9ecae1",
+                        elinewidth=1, capsize=3, label="down to the proved bound")
+    at: dict[tuple, list[int]] = {}  # points that land on the same answer share one label ("2-4")
     for _, r in table.iterrows():
-        ax.annotate(str(int(r["point"])), (100 * r["disruption"], r["distance"]), textcoords="offset points",
+        at.setdefault((round(100 * r["disruption"], 6), round(r["distance"], 6)), []).append(int(r["point"]))
+    for (px, py), ks in at.items():
+        ax.annotate(str(ks[0]) if len(ks) == 1 else f"{ks[0]}-{ks[-1]}", (px, py), textcoords="offset points",
                     xytext=(4, 4), fontsize=8)
     if current_distance is not None:
         ax.axhline(current_distance, color="grey", ls="--", lw=1, label="current alignment (unbalanced)")
-        ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     ax.set_xlabel(f"share of {measure} moved from its current territory (%)")
     ax.set_ylabel(f"total distance ({distance_unit})")
-    ax.set_title("Distance vs disruption (each point an optimal alignment)")
+    ax.set_title("Distance vs disruption: the best alignment at each limit")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -405,7 +405,8 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
                         f"({better.objective:,.6g} < {res.alignment.objective:,.6g}): it becomes the alignment")
                     res.alignment = better
                 write_frontier(res.frontier, stage_dir / "align", plot=scn.report.plots)
-                summaries["pareto"] = {"measure": res.frontier.measure, "points": _records(res.frontier.table)}
+                summaries["pareto"] = {"measure": res.frontier.measure, "least_from": res.frontier.least_from,
+                                       "points": _records(res.frontier.table)}
             write_alignment(res.alignment, stage_dir / "align", plot=scn.report.plots)
             summaries["align"] = res.alignment.summary()
             timings["align"] = time.perf_counter() - t

@@ -61,6 +61,7 @@ class AlignmentModel:
     roots: np.ndarray | None = None  # root unit of each territory, with the flow form
     graph: Any = None  # the adjacency Graph the flow form was built on
     _arc_index: dict | None = None
+    chains: list = field(default_factory=list)  # interchangeable pieces of split units (unit indices), ordered
 
     def arc(self, i: int, j: int) -> int | None:
         """Index a of the pair (unit i, territory j) in x, or None when that pair is not allowed."""
@@ -107,6 +108,10 @@ class AlignmentModel:
         """Variable values of a given assignment (unit id → territory id), for the solver's first incumbent."""
         p = self.problem
         chosen = pairs_of(p, assignment)
+        for chain in self.chains:  # the pieces' territories in the order the symmetry rows ask for
+            tj = np.sort(chosen[chain].argmax(axis=1))
+            chosen[chain] = False
+            chosen[chain, tj] = True
         m = self.model
         vals = [(m.x[a], float(chosen[i, j])) for a, (i, j) in enumerate(zip(self.arc_unit, self.arc_terr,
                                                                               strict=True))]
@@ -200,12 +205,43 @@ def build_model(p: AlignmentProblem, *, relax: Collection[str] = (), mask: np.nd
     add_limit_constraints(m, p, ai, xs, by_terr, am.relaxed)
     add_disruption_constraints(m, p, ai, aj, xs, am.relaxed)
     set_objective(m, p, ai, aj, xs, am.relaxed)
+    add_piece_symmetry(am, xs)
     m.contiguity = pyo.ConstraintList()  # (6) separator cuts, added in rounds by the caller
     if flow:
         add_flow_contiguity(am, xs)
     elif spc:
         add_spc_contiguity(am, xs)
     return am
+
+
+def add_piece_symmetry(am: AlignmentModel, xs) -> None:
+    """Order the interchangeable pieces of each split unit: piece a before piece b ⇒ territory index of a ≤
+    that of b (Σ_j j·x_aj ≤ Σ_j j·x_bj). Pieces of one unit have the same measures, place, neighbours and
+    pairs, so any answer can be relabelled to meet this; without it the solver explores every permutation of
+    the pieces among the territories that share the unit (40 pieces of New York City's five counties).
+    Pieces with different allowed pairs (a split base's locked first piece) are left out of the chain."""
+    p, m = am.problem, am.model
+    am.chains = []
+    m.piece_order = pyo.ConstraintList()
+    if not p.pieces:
+        return
+    arcs_of: dict[int, list[int]] = {}
+    for a, i in enumerate(am.arc_unit):
+        arcs_of.setdefault(int(i), []).append(a)
+    groups: dict[tuple, list[int]] = {}
+    for i in p.unit_ids.get_indexer(list(p.pieces)):
+        if i < 0 or i not in arcs_of:
+            continue
+        sig = (p.pieces[p.unit_ids[i]][0], tuple(int(am.arc_terr[a]) for a in arcs_of[i]))
+        groups.setdefault(sig, []).append(int(i))
+    for (_unit, terrs), chain in groups.items():
+        if len(chain) < 2 or len(terrs) < 2:
+            continue
+        am.chains.append(np.array(chain))
+        coefs = [float(t) for t in terrs]
+        for a, b in zip(chain, chain[1:], strict=False):
+            m.piece_order.add(_lin(coefs + [-c for c in coefs],
+                                   [xs[k] for k in arcs_of[a]] + [xs[k] for k in arcs_of[b]]) <= 0)
 
 
 def flow_ready(p: AlignmentProblem) -> bool:
