@@ -223,3 +223,31 @@ def test_pieces_are_ordered_and_a_warm_start_is_relabelled_to_fit(line):
         assert body <= 1e-9
     r = spmopt.align(units, terr, balance=BAL, contiguity=adj, split=["C"], time_limit=30, mip_gap=1e-9)
     assert r.objective == pytest.approx(4.0)  # the hand-worked optimum, with the order rows in the model
+
+
+def test_map_cells_tile_the_units_and_a_split_unit_is_drawn_once():
+    """The map's cells (Voronoi cells of the unit places, clipped): one per unit (a split unit once), each
+    holding its own unit's place, none overlapping another; and the three-panel map draws."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from shapely import Point
+
+    from spmopt.data.generate import generate
+    from spmopt.report.plots import plot_before_after, unit_cells
+
+    g = generate(120, 4, seed=3)
+    p = make_problem(g.units, g.territories, balance={"potential": 0.3}, contiguity=g.adjacency,
+                     split=[g.units.unit_id.iloc[5]])
+    ids, cells, pts = unit_cells(p)
+    assert list(ids) == g.units.unit_id.to_list()   # 120 map units, the split one once
+    assert all(c.contains(Point(xy)) for c, xy in zip(cells, pts, strict=True))
+    areas = np.array([c.area for c in cells])
+    assert (areas > 0).all()
+    total = cells[0]
+    for c in cells[1:]:
+        total = total.union(c)
+    assert total.area == pytest.approx(areas.sum(), rel=1e-6)  # no two cells overlap
+    r = spmopt.align(p, work=2, time_limit=60)
+    fig = plot_before_after(r)
+    assert len(fig.axes) >= 3

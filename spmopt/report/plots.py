@@ -17,11 +17,91 @@ def _xy(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
     return units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float), 1.0
 
 
+#: territory colours: Okabe–Ito and Tableau hues that stay apart for up to 20 territories, then repeat
+_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+            "#bab0ac", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#499894", "#86bcb6", "#d37295", "#fabfd2",
+            "#79706e", "#d4a6c8"]  # Tableau 10, then its lighter and darker companions
+
+
+def territory_colours(ids) -> dict:
+    """A fixed colour per territory id, in the order given (the same in every panel and the legend)."""
+    return {t: _PALETTE[k % len(_PALETTE)] for k, t in enumerate(ids)}
+
+
+def _unit_places(p) -> tuple[pd.Index, np.ndarray, float]:
+    """The map's units (a split unit once, at its place) and their projected coordinates: x east, y north, in
+    one scale (longitude shrunk by cos(latitude) for lat/lon)."""
+    base = pd.Index([p.pieces[i][0] if i in p.pieces else i for i in p.unit_ids])
+    first = ~base.duplicated()
+    x, y, aspect = _xy(p.units)
+    return base[first], np.column_stack([x[first] / aspect, y[first]]), aspect
+
+
+def unit_cells(p):
+    """One polygon per map unit: its Voronoi cell among the unit locations, clipped to the units' hull widened
+    by a typical reach and to a disc around the unit as wide as 1.2× the distance to its third-nearest
+    neighbour (at least 1.5× the median spacing), so edge and isolated units get a cell of a sensible size.
+    Returns (unit ids, shapely polygons, projected points)."""
+    from scipy.spatial import Voronoi, cKDTree
+    from shapely import MultiPoint, Point, Polygon
+
+    ids, pts, _ = _unit_places(p)
+    n = len(pts)
+    if n == 1:
+        return ids, [Point(pts[0]).buffer(1.0)], pts
+    d, _ = cKDTree(pts).query(pts, k=min(n, 4))
+    spacing = float(np.median(d[:, 1])) or 1.0
+    # each unit's cell reaches about as far as its own neighbours are (rural units far, metro units near)
+    reach = np.maximum(1.5 * spacing, 1.2 * d[:, -1])
+    hull = MultiPoint(pts).convex_hull.buffer(float(np.median(reach)))
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = float(max(hi - lo)) + spacing
+    frame = np.array([[lo[0] - 10 * span, lo[1] - 10 * span], [hi[0] + 10 * span, lo[1] - 10 * span],
+                      [lo[0] - 10 * span, hi[1] + 10 * span], [hi[0] + 10 * span, hi[1] + 10 * span]])
+    jitter = np.zeros_like(pts)
+    dup = pd.DataFrame(pts).duplicated().to_numpy()
+    jitter[dup] = 1e-6 * spacing * (1 + np.arange(int(dup.sum())))[:, None]   # units at one place still get cells
+    vor = Voronoi(np.vstack([pts + jitter, frame]))
+    cells = []
+    for i in range(n):
+        region = vor.regions[vor.point_region[i]]
+        poly = Polygon(vor.vertices[region]) if region and -1 not in region else Point(pts[i]).buffer(spacing)
+        cells.append(poly.intersection(hull).intersection(Point(pts[i]).buffer(float(reach[i]))))
+    return ids, cells, pts
+
+
+def _draw_polygons(ax, geoms, **kw) -> None:
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Polygon as MplPolygon
+
+    patches = []
+    for g in geoms:
+        for part in getattr(g, "geoms", [g]):
+            if part.geom_type == "Polygon" and not part.is_empty:
+                patches.append(MplPolygon(np.asarray(part.exterior.coords), closed=True))
+    ax.add_collection(PatchCollection(patches, **kw))
+
+
+def _draw_lines(ax, geom, **kw) -> None:
+    for part in getattr(geom, "geoms", [geom]):
+        if part.is_empty:
+            continue
+        for ring in [part.exterior, *part.interiors] if part.geom_type == "Polygon" else [part]:
+            xy = np.asarray(ring.coords)
+            ax.plot(xy[:, 0], xy[:, 1], **kw)
+
+
 def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", size_by: str | None = None,
-                     title: str | None = None):
-    """Map of units coloured by territory (``which='after'`` the answer, ``'before'`` the current alignment),
-    marker area proportional to ``size_by`` (default: the first balance measure), centres as black stars and a
-    line from each unit to its centre."""
+                     title: str | None = None, cells=None, only_moved: bool = False, legend: bool = True):
+    """Territory map: each unit's cell (its Voronoi cell, see :func:`unit_cells`, when no unit shapes are
+    given) filled with its territory's colour, territory borders drawn heavier, each rep's base a star labelled
+    with the territory id, and a legend from colour to territory (the ids of the balance table). ``which`` is
+    ``'after'`` (the answer) or ``'before'`` (the current alignment); ``only_moved`` greys the units that stay
+    and colours the ones that move by their new territory. A split unit is hatched, in the colour of its
+    largest share. ``size_by`` is accepted for compatibility and not used (cells show area, not measures)."""
+    from matplotlib.patches import Patch
+    from shapely import unary_union
+
     p = alignment.problem
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 6))
@@ -31,52 +111,99 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
     assign = alignment.assignment if which == "after" else p.current()
     if assign is None:
         raise ValueError("no current alignment to draw")
-    x, y, aspect = _xy(p.units)
-    labels = sorted(pd.unique(assign.dropna()))
-    code = pd.Index(labels).get_indexer(assign.to_numpy())
-    cmap = plt.get_cmap("tab20")
-    colours = np.array([cmap(k % 20) for k in range(max(len(labels), 1))])
-    size_by = size_by or next(iter(p.balance), None)
-    s = 18.0
-    if size_by is not None:
-        w = p.measure(size_by)
-        s = 8 + 120 * w / w.max() if w.max() > 0 else 18.0
-    centre_of = _centre_points(alignment, labels, which)
-    for k, t in enumerate(labels):
-        sel = code == k
-        if t in centre_of and np.isfinite(centre_of[t][0]):
-            cx, cy = centre_of[t]
-            for xi, yi in zip(x[sel], y[sel], strict=True):
-                ax.plot([xi, cx], [yi, cy], color=colours[k], lw=0.4, alpha=0.5, zorder=1)
-    whole = ~p.unit_ids.isin(list(p.pieces)) if p.pieces else np.ones(len(x), dtype=bool)
-    s_arr = np.broadcast_to(np.asarray(s, dtype=float), x.shape)
-    ax.scatter(x[whole], y[whole], s=s_arr[whole], c=colours[np.maximum(code, 0)][whole], edgecolors="white",
-               linewidths=0.3, zorder=2)
-    if p.pieces and which == "after":
-        # a split unit: one marker at its place, in the colour of its largest share, ringed in black (its lines
-        # go to every territory that shares it)
-        f = alignment.assignment_frame()
-        split_units = list(dict.fromkeys(u for u, _ in p.pieces.values()))
-        first = {u: k for k, u in reversed(list(enumerate(p.unit_ids.map(lambda i: p.pieces.get(i, (i,))[0]))))}
-        top = f[f["unit_id"].isin(split_units)].drop_duplicates("unit_id")   # largest share first
-        ks = [first[u] for u in top["unit_id"]]
-        size = [float(s_arr[[i for i, pid in enumerate(p.unit_ids) if p.pieces.get(pid, (None,))[0] == u]].sum())
-                for u in top["unit_id"]]
-        ax.scatter(x[ks], y[ks], s=size, c=colours[pd.Index(labels).get_indexer(top["territory_id"])],
-                   edgecolors="black", linewidths=1.4, zorder=4, label="split unit (shared)")
-        leg = ax.legend(loc="lower right", fontsize=7, frameon=False)
-        for h in leg.legend_handles:
-            h.set_sizes([40])
-    elif p.pieces:
-        ax.scatter(x[~whole], y[~whole], s=s_arr[~whole], c=colours[np.maximum(code, 0)][~whole],
-                   edgecolors="white", linewidths=0.3, zorder=2)
-    cx = [centre_of[t][0] for t in labels if t in centre_of]
-    cy = [centre_of[t][1] for t in labels if t in centre_of]
-    ax.scatter(cx, cy, marker="*", s=160, c="black", edgecolors="white", linewidths=0.8, zorder=3)
-    ax.set_aspect(aspect)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ids, geoms, pts = cells if cells is not None else unit_cells(p)
+    colours = territory_colours(p.territory_ids)
+    # each map unit's territory: a split unit's largest share (after), its current territory (before)
+    frame = alignment.assignment_frame() if which == "after" else \
+        pd.DataFrame({"unit_id": [p.pieces[i][0] if i in p.pieces else i for i in assign.index],
+                      "territory_id": assign.to_numpy(), "share": 1.0})
+    if "share" not in frame.columns:
+        frame = frame.assign(share=1.0)
+    top = frame.sort_values("share", ascending=False, kind="stable").drop_duplicates("unit_id")
+    terr = top.set_index("unit_id")["territory_id"].reindex(ids)
+    shared = set(frame.loc[frame["share"] < 1 - 1e-9, "unit_id"]) if which == "after" else set()
+    cur = p.current()
+    moved = np.zeros(len(ids), dtype=bool)
+    if cur is not None:
+        cur_u = pd.Series(cur.to_numpy(), index=[p.pieces[i][0] if i in p.pieces else i for i in cur.index])
+        cur_u = cur_u[~cur_u.index.duplicated()].reindex(ids)
+        moved = (frame.groupby("unit_id").apply(lambda g: bool((g["territory_id"] != cur_u.get(g.name)).any()),
+                                                include_groups=False).reindex(ids).fillna(False).to_numpy(bool))
+    face = np.array([colours.get(t, "#cccccc") if isinstance(t, str) or pd.notna(t) else "#cccccc"
+                     for t in terr], dtype=object)
+    if only_moved:
+        face = np.where(moved, face, "#e6e6e6")
+    centre_of = _centre_points(alignment, list(p.territory_ids), which)
+    _, _, aspect = _unit_places(p)
+    outlines = {}
+    for t in p.territory_ids:  # territory borders: the outline of the union of its cells
+        mine = [geoms[k] for k in range(len(ids)) if terr.iloc[k] == t]
+        if mine:
+            outlines[t] = unary_union(mine)
+
+    def draw(a, box=None, stars=True) -> None:
+        keep = np.ones(len(ids), dtype=bool) if box is None else \
+            (pts[:, 0] >= box[0]) & (pts[:, 0] <= box[2]) & (pts[:, 1] >= box[1]) & (pts[:, 1] <= box[3])
+        plain = [k for k, u in enumerate(ids) if u not in shared and keep[k]]
+        _draw_polygons(a, [geoms[k] for k in plain], facecolors=list(face[plain]), edgecolors="white",
+                       linewidths=0.25, zorder=1)
+        hatched = [k for k, u in enumerate(ids) if u in shared and keep[k]]
+        if hatched:
+            _draw_polygons(a, [geoms[k] for k in hatched], facecolors=list(face[hatched]), edgecolors="black",
+                           linewidths=0.6, hatch="////", zorder=2)
+        for g in outlines.values():
+            _draw_lines(a, g, color="#333333", lw=1.1, zorder=3, solid_joinstyle="round")
+        for t, (cx, cy) in centre_of.items():
+            if not stars or not np.isfinite(cx):
+                continue
+            a.scatter([cx / aspect], [cy], marker="*", s=110, c="black", edgecolors="white", linewidths=0.8,
+                      zorder=5)
+            a.annotate(str(t), (cx / aspect, cy), xytext=(4, 4), textcoords="offset points", fontsize=7.5,
+                       fontweight="bold", zorder=6, annotation_clip=True,
+                       path_effects=[pe.withStroke(linewidth=2.2, foreground="white")])
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+
+    import matplotlib.patheffects as pe
+
+    draw(ax)
+    bx = np.array([g.bounds for g in geoms if not g.is_empty])  # the cells' extent, with a small margin
+    x0, y0, x1, y1 = bx[:, 0].min(), bx[:, 1].min(), bx[:, 2].max(), bx[:, 3].max()
+    mx = 0.02 * max(x1 - x0, y1 - y0)
+    ax.set_xlim(x0 - mx, x1 + mx)
+    ax.set_ylim(y0 - mx, y1 + mx)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if shared:
+        # the shared units are often a few small metro cells: an inset zooms on them, in the emptiest corner
+        k_sh = [k for k, u in enumerate(ids) if u in shared]
+        lo, hi = pts[k_sh].min(axis=0), pts[k_sh].max(axis=0)
+        pad = max(float(max(hi - lo)), 1e-9) * 0.6 + 1e-9
+        box = (lo[0] - pad, lo[1] - pad, hi[0] + pad, hi[1] + pad)
+        span = np.ptp(pts, axis=0) + 1e-9
+        rel = (pts - pts.min(axis=0)) / span
+        corners = {(0.0, 0.0): (rel[:, 0] < 0.35) & (rel[:, 1] < 0.35), (0.65, 0.0): (rel[:, 0] > 0.65) &
+                   (rel[:, 1] < 0.35), (0.0, 0.65): (rel[:, 0] < 0.35) & (rel[:, 1] > 0.65),
+                   (0.65, 0.65): (rel[:, 0] > 0.65) & (rel[:, 1] > 0.65)}
+        cx0, cy0 = min(corners, key=lambda c: int(corners[c].sum()))
+        ins = ax.inset_axes([cx0 + 0.02, cy0 + (0.06 if cy0 == 0 else -0.02), 0.31, 0.31])
+        draw(ins, box=box, stars=True)
+        ins.set_xlim(box[0], box[2])
+        ins.set_ylim(box[1], box[3])
+        ins.set_xlabel("shared units, enlarged", fontsize=7, labelpad=2)
+        for side in ins.spines.values():
+            side.set_color("#555555")
+        ax.indicate_inset_zoom(ins, edgecolor="#555555")
     ax.set_title(title or ("Optimised alignment" if which == "after" else "Current alignment"), fontsize=10)
+    if legend:
+        handles = [Patch(facecolor=colours[t], edgecolor="#333333", label=str(t)) for t in p.territory_ids]
+        if shared:
+            handles.append(Patch(facecolor="white", edgecolor="black", hatch="////", label="shared unit"))
+        if only_moved:
+            handles.append(Patch(facecolor="#e6e6e6", edgecolor="white", label="stays"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False,
+                  title="territory", title_fontsize=7.5)
     return ax
 
 
@@ -100,28 +227,41 @@ def _centre_points(alignment: Alignment, labels, which: str) -> dict:
 
 
 def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
-    """Side-by-side maps of the current and the optimised alignment, with their key figures in the titles.
-    Returns the figure (one panel if there is no current alignment)."""
+    """The current alignment, the optimised one and the units that move, side by side, with their key figures
+    in the titles and one legend (the territory ids of the balance table). Returns the figure (one panel if
+    there is no current alignment). The cells are Voronoi cells of the unit locations (no unit shapes given);
+    the caption says so."""
     before = alignment.before
-    n = 2 if before is not None else 1
-    fig, axes = plt.subplots(1, n, figsize=(7.5 * n, 6.6), squeeze=False)
+    n = 3 if before is not None else 1
+    fig, axes = plt.subplots(1, n, figsize=(6.0 * n + 1.2, 6.0), squeeze=False)
     bal = list(alignment.problem.balance) or ["count"]
+    cells = unit_cells(alignment.problem) if any(c in alignment.problem.units.columns for c in ("lon", "x")) \
+        else None
 
     def caption(m):
         dev = ", ".join(f"{k} ±{100 * m.max_balance_deviation.get(k, 0):.0f}%" for k in bal)
         return f"distance {m.distance:,.0f} {alignment.problem.distance_unit}; max dev {dev}"
 
     if before is not None:
-        plot_territories(alignment, axes[0, 0], which="before", size_by=size_by,
-                         title=f"Current alignment\n{caption(before)}")
+        plot_territories(alignment, axes[0, 0], which="before", title=f"Current alignment\n{caption(before)}",
+                         cells=cells, legend=False)
+    m0 = bal[0]
     dis = ""
     if alignment.metrics.disruption:
-        m0 = bal[0]
         dis = f"; {100 * alignment.metrics.disruption.get(m0, 0):.0f}% of {m0} moved"
-    plot_territories(alignment, axes[0, n - 1], which="after", size_by=size_by,
-                     title=f"Optimised ({alignment.status}, gap {100 * (alignment.gap or 0):.2f}%)\n"
-                           f"{caption(alignment.metrics)}{dis}")
-    fig.tight_layout()
+    gap = "proved optimal" if alignment.status == "optimal" else \
+        f"{alignment.status}, within {100 * (alignment.gap or 0):.1f}% of the bound"
+    plot_territories(alignment, axes[0, 1 if n == 3 else 0], which="after", cells=cells, legend=n == 1,
+                     title=f"Optimised ({gap})\n{caption(alignment.metrics)}")
+    if n == 3:
+        um = float(alignment.metrics.units_moved)
+        plot_territories(alignment, axes[0, 2], which="after", cells=cells, only_moved=True,
+                         title=f"Units that move: {um:,.{0 if um.is_integer() else 1}f}{dis}\n"
+                               "coloured by their new territory")
+    fig.text(0.01, 0.01, "Each unit is drawn as its Voronoi cell around its location (no unit shapes given), "
+             "clipped near the units; heavy lines are territory borders, stars the reps' bases.", fontsize=7.5,
+             color="#555555")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
