@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -81,9 +82,7 @@ def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
     if s["units_moved"] is not None:
         figures.append(["units moved", "0" if cur else None, _fmt(s["units_moved"], "num" if split else "int")])
     terr = a.territory_table()
-    kinds = {c: "pp" for c in terr.columns if c.endswith("_dev_pct")}
-    if not split:
-        kinds.update({"units": "int", "count": "int"})
+    view, kinds, left_out = _balance_view(terr, list(a.problem.balance), s["distance_unit"], split)
     w = (s.get("options") or {}).get("work") or {}
     if w:
         work = f"{w['work_used']:,.1f} of {w['work_budget']:,.4g} work units" if w.get("work_budget") else \
@@ -94,10 +93,14 @@ def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
         work_line = f"{work}; {guard}"
     else:
         work_line = None
-    out = {"figures": figures, "has_current": bool(cur), "territories": _table(terr, kinds, max_rows),
-           "map": _png(stage_dir / "align" / "map.png"), "request": s["request"],
+    out = {"figures": figures, "has_current": bool(cur), "territories": _table(view, kinds, max_rows),
+           "left_out": left_out, "map": _png(stage_dir / "align" / "map.png"),
+           "request": describe_request(s["request"], s.get("options") or {}),
            "n_units": s["n_units"], "n_territories": s["n_territories"],
-           "seconds": s["solve_seconds"] + s["build_seconds"], "work": work_line, "splits": s.get("splits") or []}
+           "seconds": s["solve_seconds"] + s["build_seconds"], "stage_seconds": res.run["seconds"].get("align"),
+           "work": work_line, "splits": s.get("splits") or [],
+           "unproved": s["status"] != "optimal" and s["gap"] is not None and s["gap"] > 0.01,
+           "gap_pct": None if s["gap"] is None else 100 * s["gap"]}
     if res.frontier is not None:
         fr = res.frontier.table
         cols = [c for c in ("point", "limit", "disruption", "distance", "gap", "status") if c in fr.columns]
@@ -106,6 +109,81 @@ def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
                            "table": _table(fr[cols], {"limit": "pct", "disruption": "pct", "gap": "pct",
                                                       "point": "int"}, max_rows)}
     return out
+
+
+def _balance_view(terr: pd.DataFrame, balanced: list[str], dunit: str, split: bool):
+    """The balance table as a reviewer reads it: territory, base, units, each balanced measure with its
+    deviation from the mean, distance and units moved in/out (human headers; the other measures are in
+    territories.csv). Returns (table, formats, names of the measures left out)."""
+    cols = {"territory_id": "territory", "center_unit": "base unit", "units": "units"}
+    kinds = {"units": "num" if split else "int"}
+    for m in balanced or [c[:-8] for c in terr.columns if c.endswith("_dev_pct")][:2]:
+        if m in terr.columns:
+            cols[m] = m
+            cols[f"{m}_dev_pct"] = f"{m} vs mean"
+            kinds[f"{m} vs mean"] = "pp"
+    if "distance" in terr.columns:
+        cols["distance"] = f"distance ({dunit})"
+        kinds[f"distance ({dunit})"] = "int"
+    if "pieces" in terr.columns and (terr["pieces"] > 1).any():
+        cols["pieces"] = "connected pieces"
+        kinds["connected pieces"] = "int"
+    for c, label in (("moved", "units moved in"), ("moved_out", "units moved out")):
+        if c in terr.columns and (terr[c] != 0).any():
+            cols[c] = label
+            kinds[label] = "num" if split else "int"
+    view = terr[[c for c in cols if c in terr.columns]].rename(columns=cols)
+    measures = [c[:-8] for c in terr.columns if c.endswith("_dev_pct")]
+    return view, kinds, [m for m in measures if m not in cols]
+
+
+def describe_request(req: dict, options: dict) -> list[str]:
+    """The alignment request as short sentences (not a dict): what was balanced, limited, shared."""
+    out = []
+    bal = req.get("balance") or {}
+    if bal:
+        out.append("balance " + ", ".join(f"{m} within ±{100 * v:g} % of the mean" for m, v in bal.items()))
+    for m, v in (req.get("capacity") or {}).items():
+        out.append(f"{m} at most {v:,.6g} per territory")
+    for m, v in (req.get("max_disruption") or {}).items():
+        out.append(f"at most {100 * v:g} % of {m} moved from its current territory")
+    for m, v in (req.get("disruption_price") or {}).items():
+        out.append(f"a price of {v:,.6g} per unit of {m} moved")
+    if req.get("weight"):
+        out.append(f"distance weighted by {req['weight']}")
+    if req.get("k"):
+        out.append(f"{req['k']} centres chosen among the units")
+    c = options.get("contiguity")
+    if c:
+        src = str(c.get("graph") or "the adjacency graph").split(",")[0]
+        src = Path(src).name if ("/" in src or "\\" in src) else src
+        out.append(f"territories connected on {src} ({c.get('edges', 0):,} adjacent pairs)")
+    else:
+        out.append("territories need not be connected")
+    if req.get("split"):
+        sp = req["split"]
+        out.append("units shared between neighbouring territories: " +
+                   (", ".join(map(str, sp)) if isinstance(sp, list | tuple) else str(sp)))
+    if req.get("territory_limits"):
+        out.append(f"{len(req['territory_limits'])} per-territory limits")
+    return out
+
+
+def describe_case(c, cal) -> str:
+    """A stress case in words and numbers (what the simulator applies)."""
+    parts = [f"demand × {c.demand:g}" if c.demand != 1 else "demand as planned"]
+    if c.win_shift:
+        parts.append(f"win rates {100 * c.win_shift:+g} points")
+    parts.append(f"year-to-year spread {100 * c.market_sigma:g} % shared, {100 * c.idiosyncratic_sigma:g} % per "
+                 "territory")
+    if c.shock_day is not None:
+        month = int(np.searchsorted(cal.starts, c.shock_day, side="right"))
+        parts.append(f"a further × {c.shock_demand:g} on demand from month {min(max(month, 1), 12)}")
+    if c.windfall_probability:
+        parts.append(f"{100 * c.windfall_probability:g} % of reps land one deal {c.windfall_size:g}× their average")
+    if any(abs(v - 1) > 1e-12 for v in c.seasonality):
+        parts.append("seasonal months (" + ", ".join(f"{v:g}" for v in c.seasonality) + ")")
+    return "; ".join(parts)
 
 
 def _quota_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
@@ -148,6 +226,7 @@ def _simulation_section(res, stage_dir: Path, plots: bool) -> dict[str, Any]:
                                      "revenue_uplift": "revenue vs first plan"})
     kinds = {pretty.columns[cols.index(k)]: v for k, v in kinds.items()}
     out: dict[str, Any] = {"table": _table(pretty, kinds, 500), "trials": r.trials, "reps": len(r.rep_ids),
+                           "cases": [[c.name, describe_case(c, r.spec.cal)] for c in r.spec.cases],
                            "behaviour": r.spec.behaviour.mode, "engine": r.spec.engine,
                            "cost_cdf": _png(stage_dir / "simulate" / "cost_cdf.png"),
                            "monthly": _png(stage_dir / "simulate" / "monthly.png"), "attainment": [], "payout": []}

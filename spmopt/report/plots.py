@@ -227,13 +227,20 @@ def _centre_points(alignment: Alignment, labels, which: str) -> dict:
 
 
 def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
-    """The current alignment, the optimised one and the units that move, side by side, with their key figures
-    in the titles and one legend (the territory ids of the balance table). Returns the figure (one panel if
+    """The current alignment and the optimised one side by side, below them the units that move and the legend
+    (the territory ids of the balance table), with the key figures in the titles. Returns the figure (one panel if
     there is no current alignment). The cells are Voronoi cells of the unit locations (no unit shapes given);
     the caption says so."""
     before = alignment.before
     n = 3 if before is not None else 1
-    fig, axes = plt.subplots(1, n, figsize=(6.0 * n + 1.2, 6.0), squeeze=False)
+    if n == 3:  # two rows: before | after, then the units that move | the legend and the key
+        fig, grid = plt.subplots(2, 2, figsize=(13.0, 11.5), squeeze=False)
+        slots = [grid[0, 0], grid[0, 1], grid[1, 0]]
+        key = grid[1, 1]
+        key.axis("off")
+    else:
+        fig, grid = plt.subplots(1, 1, figsize=(8.2, 6.0), squeeze=False)
+        slots, key = [grid[0, 0]], None
     bal = list(alignment.problem.balance) or ["count"]
     cells = unit_cells(alignment.problem) if any(c in alignment.problem.units.columns for c in ("lon", "x")) \
         else None
@@ -243,7 +250,7 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
         return f"distance {m.distance:,.0f} {alignment.problem.distance_unit}; max dev {dev}"
 
     if before is not None:
-        plot_territories(alignment, axes[0, 0], which="before", title=f"Current alignment\n{caption(before)}",
+        plot_territories(alignment, slots[0], which="before", title=f"Current alignment\n{caption(before)}",
                          cells=cells, legend=False)
     m0 = bal[0]
     dis = ""
@@ -251,17 +258,34 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
         dis = f"; {100 * alignment.metrics.disruption.get(m0, 0):.0f}% of {m0} moved"
     gap = "proved optimal" if alignment.status == "optimal" else \
         f"{alignment.status}, within {100 * (alignment.gap or 0):.1f}% of the bound"
-    plot_territories(alignment, axes[0, 1 if n == 3 else 0], which="after", cells=cells, legend=n == 1,
+    plot_territories(alignment, slots[1 if n == 3 else 0], which="after", cells=cells, legend=n == 1,
                      title=f"Optimised ({gap})\n{caption(alignment.metrics)}")
     if n == 3:
         um = float(alignment.metrics.units_moved)
-        plot_territories(alignment, axes[0, 2], which="after", cells=cells, only_moved=True,
+        plot_territories(alignment, slots[2], which="after", cells=cells, only_moved=True, legend=False,
                          title=f"Units that move: {um:,.{0 if um.is_integer() else 1}f}{dis}\n"
                                "coloured by their new territory")
-    fig.text(0.01, 0.01, "Each unit is drawn as its Voronoi cell around its location (no unit shapes given), "
-             "clipped near the units; heavy lines are territory borders, stars the reps' bases.", fontsize=7.5,
-             color="#555555")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+        from matplotlib.patches import Patch
+
+        colours = territory_colours(alignment.problem.territory_ids)
+        handles = [Patch(facecolor=colours[t], edgecolor="#333333", label=str(t))
+                   for t in alignment.problem.territory_ids]
+        if alignment.problem.pieces:
+            handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
+                                 label="shared unit (largest share's colour)"))
+        handles.append(Patch(facecolor="#e6e6e6", edgecolor="white", label="stays (map of the units that move)"))
+        key.legend(handles=handles, loc="upper left", fontsize=9, frameon=False, title="territory",
+                   title_fontsize=10, ncols=2 if len(handles) > 14 else 1)
+    note = ("Each unit is drawn as its Voronoi cell around its location (no unit shapes given), clipped near the "
+            "units; heavy lines are territory borders, stars the reps' bases.")
+    if key is not None:
+        import textwrap
+
+        key.text(0.0, 0.02, textwrap.fill(note, 60), fontsize=9, color="#555555", transform=key.transAxes,
+                 va="bottom")
+    else:
+        fig.text(0.01, 0.01, note, fontsize=7.5, color="#555555")
+    fig.tight_layout(rect=(0, 0.03 if key is None else 0, 1, 1))
     return fig
 
 
