@@ -200,3 +200,21 @@ def test_contiguous_frontier_starts_at_the_least_disruption_found_by_search(tmp_
     assert (np.diff(t["distance"]) <= 1e-9).all()
     for a in fr.alignments:
         assert not disconnected(p.contiguity.graph, a.assignment)
+
+
+def test_priced_moves_turns_disruption_limits_into_a_price(line_units):
+    """priced_moves drops the limit and prices moving: moving all potential (100) costs price × scale. On the
+    connected line (see above): with price 10 × 14 the optimum moves least (k = 2: 20 + 1.4·30 = 62 against
+    k = 3: 14 + 1.4·50 = 84); with 2 × 14 it does not (28.4 against 28.0), which is why the frontier uses 10."""
+    from spmopt.territory.solve import priced_moves
+
+    units = line_units.assign(current_territory=["A"] + ["B"] * 6)
+    terr = pd.DataFrame({"territory_id": ["A", "B"], "center_unit": ["u1", "u7"]})
+    adj = pd.DataFrame({"unit_a": units.unit_id[:-1].to_list(), "unit_b": units.unit_id[1:].to_list()})
+    p = make_problem(units, terr, balance={"potential": 0.3}, contiguity=adj, max_disruption={"potential": 0.35})
+    q = priced_moves(p, ["potential"], scale=14.0, price=10.0)
+    assert dict(q.max_disruption) == {} and q.disruption_price["potential"] == pytest.approx(1.4)
+    r = spmopt.align(q, time_limit=30, mip_gap=1e-9)
+    assert r.metrics.disruption["potential"] == pytest.approx(0.30) and r.metrics.distance == pytest.approx(20.0)
+    r2 = spmopt.align(priced_moves(p, ["potential"], scale=14.0, price=2.0), time_limit=30, mip_gap=1e-9)
+    assert r2.metrics.disruption["potential"] == pytest.approx(0.50) and r2.metrics.distance == pytest.approx(14.0)
