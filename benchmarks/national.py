@@ -58,6 +58,8 @@ def bound_from(r: dict) -> str:
     priced = "pricing LP + MIP over candidates" if opts.get("candidates") else "MIP"
     if not r["contiguity"]:
         return f"{priced} (exact model)"
+    if str((c or {}).get("model", "")).startswith("none"):
+        return "pricing LP (no connectivity; the restricted MIP is skipped)"
     cuts = (c or {}).get("cuts", 0)
     return f"{priced}, connectivity only by {cuts:,} separator cuts (LP-based)"
 

@@ -389,6 +389,8 @@ def _solve_problem(p: AlignmentProblem, opts: SolveOptions, sp: wk.Span, *, warm
     rough = warm_start if warm_start is not None else (h.assignment if h is not None else None)
     cuts: list = []
     build_s = 0.0
+    skip_mip = priced is not None and p.contiguity is not None and warm_start is not None and total is not None \
+        and opts.contiguity_flow is None
     while True:
         mask = None
         if priced is not None:
@@ -398,26 +400,38 @@ def _solve_problem(p: AlignmentProblem, opts: SolveOptions, sp: wk.Span, *, warm
             say(f"candidates: {k} per unit, {int(mask.sum()):,} of {int(p.allowed().sum()):,} pairs")
         t0 = time.perf_counter()
         w0 = sp.used()
-        am = build_model(p, mask=mask, flow=use_flow)
-        am.add_contiguity_cuts(cuts)
-        build_s += time.perf_counter() - t0
-        mip_time = remaining()
-        if regions and mip_time is not None:
-            # the rest goes to the regions; from a feasible start on many units the restricted MIP only gets a
-            # glance (without contiguity it improved nothing on 10,000 × 100 or 50,000 × 500 in 60 % of the time
-            # left, and the regions given that time too took 10,000 × 100 from 1.34 % to 1.17–1.21 % above the bound)
-            share_mip = 0.3 if by_cuts else 0.6
-            if warm_start is not None and not by_cuts and p.n_units >= AUTO_MIP_UNITS:
-                share_mip = 0.05
-            mip_time = max(0.1, share_mip * mip_time)
-        res = _solve_in_rounds(am, dataclasses.replace(opts, work=mip_time), warm_start,
-                               progress=progress, warm_stage=warm_stage)
-        cuts = am.cut_list
+        if skip_mip:
+            # priced (national scale), connected, with a feasible answer from the search: the restricted MIP never
+            # improved it (10,000 × 100 and 50,000 × 500, every run) and its bound is the pricing's; at 50,000 × 500
+            # its root LP ran past the budget (charged 525 and 581 units of 360 in two runs: HiGHS calls back at
+            # points inside the simplex that depend on the machine's speed). Its work goes to recombination.
+            say("candidates: the restricted MIP is skipped (connected, at this scale it does not improve the "
+                "search's answer); the bound is the pricing's")
+            am = None
+            res = _RoundsResult(assignment=warm_start, status="feasible", bound=None, seconds=0.0,
+                                termination="skipped", solver="none", stage=warm_stage, rounds=0)
+        else:
+            am = build_model(p, mask=mask, flow=use_flow)
+            am.add_contiguity_cuts(cuts)
+            build_s += time.perf_counter() - t0
+            mip_time = remaining()
+            if regions and mip_time is not None:
+                # the rest goes to the regions; from a feasible start on many units the restricted MIP only gets a
+                # glance (without contiguity it improved nothing on 10,000 × 100 or 50,000 × 500 in 60 % of the
+                # time left, and the regions given that time too took 10,000 × 100 from 1.34 % to 1.17–1.21 %
+                # above the bound)
+                share_mip = 0.3 if by_cuts else 0.6
+                if warm_start is not None and not by_cuts and p.n_units >= AUTO_MIP_UNITS:
+                    share_mip = 0.05
+                mip_time = max(0.1, share_mip * mip_time)
+            res = _solve_in_rounds(am, dataclasses.replace(opts, work=mip_time), warm_start,
+                                   progress=progress, warm_stage=warm_stage)
+            cuts = am.cut_list
         if res.assignment is not None:
             warm_start, warm_stage = res.assignment, res.stage
         full = mask is None or mask[p.allowed()].all()
         if res.infeasible and full:
-            raise diagnose(p, opts, cuts=am.cut_list) if explain else InfeasibleError("infeasible")
+            raise diagnose(p, opts, cuts=cuts) if explain else InfeasibleError("infeasible")
         bound = res.bound
         if priced is not None:
             bound, outside = full_bound(res.bound, priced, mask)
@@ -491,8 +505,9 @@ def _solve_problem(p: AlignmentProblem, opts: SolveOptions, sp: wk.Span, *, warm
     if status == "optimal" and gap is not None and gap > max(opts.mip_gap, 1e-9) * (1 + 1e-6) + 1e-9:
         status = "feasible"
     if p.contiguity is not None:
-        info["contiguity"] = {**p.contiguity.describe(), "model": "flow" if am.flow else "cuts",
-                              "rounds": res.rounds, "cuts": am.n_cuts}
+        info["contiguity"] = {**p.contiguity.describe(),
+                              "model": "none (search)" if am is None else "flow" if am.flow else "cuts",
+                              "rounds": res.rounds, "cuts": 0 if am is None else am.n_cuts}
     return Alignment(problem=p, assignment=assignment, status=status, objective=objective, bound=bound,
                      gap=gap, solve_seconds=elapsed() - build_s, build_seconds=build_s, solver=res.solver,
                      stage=res.stage, metrics=metrics, before=before, options=info)
