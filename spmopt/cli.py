@@ -644,10 +644,11 @@ def runs_compare(
     except (SpmoptError, OSError) as exc:
         _fail_strict(exc)
     same = ia["content_hash"] == ib["content_hash"]
-    console.print(f"A = {ia['run_id']} ({ia['scenario']}), B = {ib['run_id']} ({ib['scenario']}): "
+    out = Console(soft_wrap=True)   # the comparison is the output: on stdout, so `> file` keeps all of it
+    out.print(f"A = {ia['run_id']} ({ia['scenario']}), B = {ib['run_id']} ({ib['scenario']}): "
                   + ("same inputs (settings and file contents)" if same else "inputs differ"), highlight=False)
     for key, va, vb in settings_diff(ia["settings"], ib["settings"]):
-        console.print(f"  setting {key}: {_setting(va)} → {_setting(vb)}", highlight=False)
+        out.print(f"  setting {key}: {_setting(va)} → {_setting(vb)}", highlight=False)
     t = Table(title="Comparison", title_justify="left")
     for c in ("stage", "item", "metric", "A", "B", "change", "change %"):
         t.add_column(c, justify="left" if c in ("stage", "item", "metric") else "right")
@@ -669,7 +670,7 @@ def runs_compare(
         n_timing = int(cmp["metric"].astype(str).str.contains("seconds").sum())
         what = (f"{results} of {len(cmp) - n_timing} result figures differ" if results or not same else
                 f"the {len(cmp) - n_timing} result figures are identical")
-        console.print(f"{what}; {timings} of {n_timing} wall-clock timings differ (--all shows every figure)"
+        out.print(f"{what}; {timings} of {n_timing} wall-clock timings differ (--all shows every figure)"
                       + (f"; wrote {csv}" if csv else ""), highlight=False)
 
 

@@ -295,7 +295,8 @@ def test_cli_validate_run_list_compare(case):
     r = cli.invoke(app, ["runs", "compare", "line~1", "line", "--store", str(case / "runs.duckdb"),
                          "--csv", str(case / "cmp.csv")])
     assert r.exit_code == 0, r.output
-    assert "quota.target: 1000 → 1500" in r.output
+    assert "quota.target: 1000 → 1500" in r.stdout and "A = " in r.stdout  # on stdout: `> file` keeps them
+    assert "result figures differ" in r.stdout
     cmp = pd.read_csv(case / "cmp.csv", keep_default_na=False, na_values=[""])
     row = cmp[(cmp["stage"] == "quota") & (cmp["metric"] == "sum")].iloc[0]
     assert row["change_pct"] == pytest.approx(50.0)
