@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.patheffects as pe
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -164,8 +165,6 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
         a.set_aspect("equal")
         a.set_xticks([])
         a.set_yticks([])
-
-    import matplotlib.patheffects as pe
 
     draw(ax)
     bx = np.array([g.bounds for g in geoms if not g.is_empty])  # the cells' extent, with a small margin
