@@ -536,6 +536,7 @@ def run(
                 bar.console.print(f"[dim]{time.perf_counter() - t0:6.1f} s[/] {msg}", highlight=False)
 
             res = run_scenario(scn, out, store=False if no_store else (store or True), progress=say, log=log,
+                               workers=os.cpu_count() or 1,
                                sim_progress=lambda done, total: bar.update(task, completed=done, total=total,
                                                                            visible=done < total))
     except KeyboardInterrupt as exc:
@@ -799,7 +800,8 @@ def simulate(
                               TimeRemainingColumn(), console=console, transient=True) as bar:
                     task = bar.add_task("sim", total=trials)
                     res = run_simulation(reps, list(plan), stress, trials=trials, seed=seed, behaviour=behaviour,
-                                         engine=engine, workers=workers, scheduler=scheduler,
+                                         engine=engine, scheduler=scheduler,
+                                         workers=None if scheduler else (workers or os.cpu_count() or 1),
                                          chunk_size=chunk_size, year=year, quotas=quotas,
                                          progress=lambda done, total: bar.update(task, completed=done))
         except ValueError as exc:   # the simulator's checks of its settings (a pydantic message in one line)

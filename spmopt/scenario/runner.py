@@ -333,10 +333,12 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathLike | None | bool = True,
                  progress: Progress | None = None, sim_progress: Callable[[int, int], None] | None = None,
-                 log: bool = False) -> RunResult:
+                 log: bool = False, workers: int = 1) -> RunResult:
     """Run every stage of ``scn`` and write ``out`` (see the module docstring). ``store`` is the run store
     (``True``: ``runs.duckdb`` beside ``out``; ``None``/``False``: none). ``progress`` gets a message per step,
-    ``sim_progress(done, total)`` the simulation's trials. Errors carry the failing stage as ``exc.stage``."""
+    ``sim_progress(done, total)`` the simulation's trials. ``workers`` is the simulation's process count when the
+    scenario does not set ``simulate.workers`` (default 1, this process: a plain script needs no ``__main__``
+    guard; the command line passes all cores). Errors carry the failing stage as ``exc.stage``."""
     from spmopt.data.io import (
         OUTPUT_MARKER,
         is_output_folder,
@@ -445,7 +447,8 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PlanWarning)
                 res.simulation = simulate(reps, inp.plans, inp.stress, trials=s.trials, seed=s.seed,
-                                          behaviour=s.behaviour, engine=s.engine, workers=s.workers, year=s.year,
+                                          behaviour=s.behaviour, engine=s.engine, workers=s.workers or workers,
+                                          year=s.year,
                                           progress=sim_progress)
             notes += [f"simulate: {n}" for n in res.simulation.notes]
             notes += [f"plan {p.name}: {w}" for p in inp.plans for w in p.warnings]

@@ -80,7 +80,9 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
     behaviour : ``none`` | ``effort`` | ``timing`` | ``full``, or a :class:`Behaviour` (or dict) with parameters.
     engine : ``des`` (SimPy), ``vector`` (NumPy fast path, behaviour ``none`` only) or ``auto`` (vector when the
         behaviour is ``none``).
-    workers : processes of the local pool (default: all cores; 1 runs in this process).
+    workers : processes of the local pool. Default: this process only, so a plain script with no
+        ``if __name__ == "__main__":`` guard works as written; give ``workers=os.cpu_count()`` (from a guarded
+        script or a notebook) to use every core. The command line uses all cores by default.
     scheduler : address of a Dask distributed scheduler (``tcp://host:8786``); overrides ``workers``.
     year : calendar year simulated (default: the year of the plans' spiff windows, else 2025).
     quotas : optional table/file ``rep_id,quota`` overriding the reps file's quotas.
@@ -102,6 +104,8 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
     t0 = time.perf_counter()
     prep = prepare(_reps(reps, quotas), _plans(plans), _stress(stress), seed=seed, behaviour=behaviour,
                    engine=engine, year=year, marginal=marginal)
+    if workers is None and scheduler is None:
+        workers = 1
     chunks = execute(prep.spec, trials, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
                      progress=progress)
     return SimResult.from_chunks(prep.spec, chunks, seconds=time.perf_counter() - t0, notes=prep.notes)
