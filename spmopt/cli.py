@@ -18,6 +18,7 @@ from typer import core as _typer_core
 from typer.core import TyperGroup
 
 from spmopt.errors import InfeasibleError, InputError, SolverError, SpmoptError
+from spmopt.heartbeat import LineConsole, heartbeat
 
 os.environ.setdefault("MPLBACKEND", "Agg")   # files only; the library itself leaves the backend to the user
 
@@ -88,8 +89,15 @@ def _usage_message(exc) -> str:
 
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True,
                   help="spmopt: territory design, quotas and comp-plan simulation for sales performance management.")
-console = Console(stderr=True, soft_wrap=True)   # messages are lines: never cut a path in two
+console = LineConsole(stderr=True, soft_wrap=True)   # messages are lines: never cut a path in two
+_beat: list = []    # the running command's heartbeat (spmopt.heartbeat): piped logs get a line every 10 s
 out_console = Console()
+
+
+def _status(text: str) -> None:
+    """Tell the running command's heartbeat what is going on (shown in its next progress line)."""
+    if _beat:
+        _beat[-1].status(text)
 
 
 def _version(value: bool) -> None:
@@ -191,11 +199,16 @@ def _command(out: Path | None = None, command: str = ""):
     from spmopt.data.io import OutputFolder
 
     try:
-        if out is None:
-            yield None
-        else:
-            with OutputFolder(out, command=command) as folder:
-                yield folder
+        with heartbeat(console, f"spmopt {command}".strip()) as beat:
+            _beat.append(beat)
+            try:
+                if out is None:
+                    yield None
+                else:
+                    with OutputFolder(out, command=command) as folder:
+                        yield folder
+            finally:
+                _beat.pop()
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/] no output was written" + ("" if out is None else
                       f" (what was in {out} is unchanged)"), highlight=False)
@@ -528,8 +541,9 @@ def run(
     try:
         scn = load_scenario(scenario, parse_changes(changes))
         out = out or Path("out") / scn.name
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+        with heartbeat(console, f"spmopt run {scenario.name}") as beat, \
+                Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                         TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("simulating", total=1, visible=False)
 
             def say(msg: str) -> None:
@@ -537,8 +551,9 @@ def run(
 
             res = run_scenario(scn, out, store=False if no_store else (store or True), progress=say, log=log,
                                workers=os.cpu_count() or 1,
-                               sim_progress=lambda done, total: bar.update(task, completed=done, total=total,
-                                                                           visible=done < total))
+                               sim_progress=lambda done, total: (
+                                   bar.update(task, completed=done, total=total, visible=done < total),
+                                   beat.status(f"simulating: {done:,}/{total:,} trials")))
     except KeyboardInterrupt as exc:
         if getattr(exc, "stage", None) == "store":
             console.print(f"[yellow]interrupted:[/] the run's files are complete in {out}, but it was not recorded "
@@ -803,7 +818,8 @@ def simulate(
                                          engine=engine, scheduler=scheduler,
                                          workers=None if scheduler else (workers or os.cpu_count() or 1),
                                          chunk_size=chunk_size, year=year, quotas=quotas,
-                                         progress=lambda done, total: bar.update(task, completed=done))
+                                         progress=lambda done, total: (bar.update(task, completed=done),
+                                                                       _status(f"{done:,}/{total:,} trials")))
         except ValueError as exc:   # the simulator's checks of its settings (a pydantic message in one line)
             if isinstance(exc, SpmoptError) or type(exc).__name__ == "ValidationError":
                 raise
