@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def _fmt(v: Any, kind: str = "num") -> str:
     if kind == "pct":
         return f"{100 * v:.1f} %"
     if kind == "pp":
-        return f"{v:+.1f} %"
+        return f"{0.0 if abs(v) < 0.05 else v:+.1f} %"   # no "-0.0 %"
     if kind == "int":
         return f"{v:,.0f}"
     if abs(v) >= 1000:
@@ -54,13 +55,32 @@ def _fmt(v: Any, kind: str = "num") -> str:
     return f"{v:,.3g}" if abs(v) < 10 else f"{v:,.1f}"
 
 
-def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, max_rows: int = 60) -> dict[str, Any]:
-    """A DataFrame as header + formatted rows (the template escapes every cell)."""
+def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, max_rows: int = 60, *,
+           prune: bool = False, why: dict[str, str] | None = None, ids: Sequence[str] = ()) -> dict[str, Any]:
+    """A DataFrame as header + formatted rows (the template escapes every cell). With ``prune``, columns that are
+    empty or the same in every row (of two or more; not the ``ids`` columns) are left out and listed in ``dropped`` as
+    "header: value in every row", with ``why[header]`` appended when given."""
     kinds = kinds or {}
+    dropped: list[str] = []
+    if prune and len(df) > 1:
+        keep = []
+        for c in df.columns:
+            col = df[c]
+            text = col.astype(str).str.strip()
+            if c in ids:
+                keep.append(c)
+            elif (col.isna() | text.isin(["", "nan", "None"])).all():
+                dropped.append(f"{c}: empty in every row" + (f" ({why[c]})" if why and c in why else ""))
+            elif len({_fmt(v, kinds.get(c, "num")) for v in col}) == 1:   # the same as the page shows it
+                dropped.append(f"{c}: {_fmt(col.iloc[0], kinds.get(c, 'num'))} in every row"
+                               + (f" ({why[c]})" if why and c in why else ""))
+            else:
+                keep.append(c)
+        df = df[keep]
     shown = df.head(max_rows)
     rows = [[_fmt(v, kinds.get(c, "num")) for c, v in zip(df.columns, r, strict=True)]
             for r in shown.itertuples(index=False)]
-    return {"columns": [str(c) for c in df.columns], "rows": rows,
+    return {"columns": [str(c) for c in df.columns], "rows": rows, "dropped": dropped,
             "more": len(df) - len(shown), "numeric": [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]}
 
 
@@ -194,6 +214,11 @@ def _quota_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
     cols = list(dict.fromkeys(cols))
     kinds = {"change_pct": "pp", "growth_pct": "pp", "p_attain": "pct", "quota": "int", "baseline": "int",
              "history": "int", "potential": "int"}
+    heads = {q.id_column: q.id_column.removesuffix("_id").replace("_", " "), "rep_id": "rep", "quota": "quota ($)",
+             "baseline": "baseline ($)", "change_pct": "change vs baseline", "history": "last year ($)",
+             "growth_pct": "growth vs last year", "potential": "potential", "quota_to_potential": "quota / potential",
+             "p_attain": "chance of reaching quota", "bound": "held by a bound"}
+    kinds = {heads.get(k, k): v for k, v in kinds.items()}
     facts = [["method", s["method"].replace("_", " ")], ["holders", f"{s['holders']:,}"],
              ["total (target × (1 + over-assignment))", _fmt(s["total"])], ["sum of quotas", _fmt(s["sum"])],
              ["rounded to", "—" if s["rounding_unit"] is None else _fmt(s["rounding_unit"])],
@@ -205,7 +230,9 @@ def _quota_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
                                                   f"{100 * pa['spread']:.1f} pp, {pa['trials']:,} trials)"])
     if s.get("binding"):
         facts.append(["held by a bound", ", ".join(f"{k}: {v}" for k, v in s["binding"].items())])
-    return {"facts": facts, "table": _table(q.table[cols], kinds, max_rows),
+    why = {"held by a bound": "no growth bound holds any quota"}
+    return {"facts": facts, "table": _table(q.table[cols].rename(columns=heads), kinds, max_rows, prune=True, why=why,
+                                    ids=[heads.get(q.id_column, q.id_column)]),
             "plot": _png(stage_dir / "quota" / "quotas.png")}
 
 
@@ -219,19 +246,24 @@ def _simulation_section(res, stage_dir: Path, plots: bool) -> dict[str, Any]:
     cols = [c for c in cols if c in s.columns]
     kinds = {"cost_of_sales": "pct", "share_at_or_above_quota": "pct", "share_at_cap": "pct",
              "revenue_uplift": "pct"}
-    pretty = s[cols].rename(columns={"revenue_mean": "revenue (mean)", "cost_mean": "cost (mean)",
-                                     "cost_p50": "cost P50", "cost_p90": "cost P90", "cost_p95": "cost P95",
-                                     "cost_cvar95": "cost CVaR95", "cost_of_sales": "cost of sales",
-                                     "share_at_or_above_quota": "at/above quota", "share_at_cap": "at cap",
+    pretty = s[cols].rename(columns={"stress": "stress case", "revenue_mean": "revenue, mean ($)",
+                                     "cost_mean": "cost, mean ($)", "cost_p50": "cost P50 ($)",
+                                     "cost_p90": "cost P90 ($)", "cost_p95": "cost P95 ($)",
+                                     "cost_cvar95": "cost CVaR95 ($)", "cost_of_sales": "cost of sales",
+                                     "share_at_or_above_quota": "reps at/above quota", "share_at_cap": "reps at cap",
                                      "revenue_uplift": "revenue vs first plan"})
-    kinds = {pretty.columns[cols.index(k)]: v for k, v in kinds.items()}
-    out: dict[str, Any] = {"table": _table(pretty, kinds, 500), "trials": r.trials, "reps": len(r.rep_ids),
+    kinds = {pretty.columns[cols.index(k)]: v for k, v in kinds.items() if k in cols}
+    why = {"revenue vs first plan": "behaviour none: a plan does not change what reps sell"
+           if r.spec.behaviour.mode == "none" else "the plans move sales alike",
+           "reps at cap": "no plan caps pay, or no rep reaches a cap"}
+    out: dict[str, Any] = {"table": _table(pretty, kinds, 500, prune=True, why=why, ids=("plan", "stress case")),
+                           "trials": r.trials, "reps": len(r.rep_ids),
                            "cases": [[c.name, describe_case(c, r.spec.cal)] for c in r.spec.cases],
                            "behaviour": r.spec.behaviour.mode, "engine": r.spec.engine,
                            "cost_cdf": _png(stage_dir / "simulate" / "cost_cdf.png"),
                            "monthly": _png(stage_dir / "simulate" / "monthly.png"), "attainment": [], "payout": []}
     if plots:
-        out["attainment"] = [{"stress": c, "img": _fig(plot_attainment(r, c))} for c in r.stress_cases]
+        out["attainment"] = [{"stress": ", ".join(r.stress_cases), "img": _fig(plot_attainment(r))}]
         import matplotlib.pyplot as plt
 
         quota = float(pd.Series(r.spec.reps.quota).median())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib
 import matplotlib.patheffects as pe
 import matplotlib.pyplot as plt
@@ -372,26 +374,59 @@ def plot_payout_curve(plan, reference_quota: dict[str, float] | None = None, ax=
     return ax
 
 
-def plot_attainment(result, stress: str | None = None, *, bins: int = 40):
-    """Histogram of annual attainment (rep-trials) per plan under one stress case (default: the first), with
-    the share at or above quota in each title. Returns the figure."""
-    stress = stress or result.stress_cases[0]
+def _same_groups(arrays: dict) -> list[list]:
+    """Keys of ``arrays`` grouped where their arrays are identical (plans that simulate alike, e.g. without
+    behaviour, draw one line, not three on top of each other)."""
+    groups: list[list] = []
+    for k, a in arrays.items():
+        for g in groups:
+            if np.array_equal(arrays[g[0]], a):
+                g.append(k)
+                break
+        else:
+            groups.append([k])
+    return groups
+
+
+def _group_label(group: list, n_plans: int) -> str:
+    if len(group) == 1:
+        return str(group[0])
+    return (f"all {n_plans} plans (identical)" if len(group) == n_plans
+            else " = ".join(str(p) for p in group) + " (identical)")
+
+
+def plot_attainment(result, stress: str | Sequence[str] | None = None, *, bins: int = 40):
+    """Annual attainment (rep-trials) per plan, overlaid in one panel per stress case (default: every case),
+    with each plan's share at or above quota in the legend. Plans whose attainment is identical (no behaviour:
+    the plan does not change sales) share one line, labelled so. Returns the figure."""
+    cases = list(result.stress_cases) if stress is None else [stress] if isinstance(stress, str) else list(stress)
     plans = result.plans
-    cols = min(3, len(plans))
-    rows = -(-len(plans) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharex=True)
-    hi = max(float(np.quantile(result.attainment(p, stress), 0.995)) for p in plans)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {p: colours[i % len(colours)] for i, p in enumerate(plans)}
+    hi = max(float(np.quantile(result.attainment(p, c), 0.995)) for p in plans for c in cases)
     edges = np.linspace(0, max(hi, 1.6), bins + 1)
-    for ax, p in zip(axes.ravel(), plans, strict=False):
-        a = result.attainment(p, stress).ravel()
-        ax.hist(a, bins=edges, color="#4C72B0", alpha=0.85)
+    cols = min(3, len(cases))
+    rows = -(-len(cases) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows + 0.5), squeeze=False, sharex=True,
+                             sharey=True)
+    for ax, c in zip(axes.ravel(), cases, strict=False):
+        arrays = {p: result.attainment(p, c).ravel() for p in plans}
+        for g in _same_groups(arrays):
+            a = arrays[g[0]]
+            lw = 2.0 if len(g) == 1 else 2.6
+            ax.hist(a, bins=edges, histtype="step", lw=lw, color=colour[g[0]] if len(g) == 1 else "#333333",
+                    label=f"{_group_label(g, len(plans))}: {(a >= 1).mean():.0%} at/above quota")
         ax.axvline(1.0, color="k", lw=1, ls="--")
-        ax.set_title(f"{p}\n{(a >= 1).mean():.0%} at/above quota", fontsize=9)
-        ax.set_xlabel("annual attainment")
+        ax.set_title(c, fontsize=10)
+        ax.set_xlabel("annual attainment (% of quota)")
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    for ax in axes.ravel()[len(plans):]:
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.legend(fontsize=7.5, loc="upper right", frameon=True)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("rep-years")
+    for ax in axes.ravel()[len(cases):]:
         ax.set_visible(False)
-    fig.suptitle(f"Attainment distribution ({stress}, {result.trials:,} trials)", fontsize=11)
+    fig.suptitle(f"Attainment by stress case ({result.trials:,} trials × {len(result.rep_ids)} reps)", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -399,7 +434,7 @@ def plot_attainment(result, stress: str | None = None, *, bins: int = 40):
 def plot_cost_cdf(result, ax=None):
     """Empirical CDF of total incentive cost per trial, one line per plan (colour) and stress case (line style)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.8))
+        _, ax = plt.subplots(figsize=(10, 4.8))
     styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1))]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, p in enumerate(result.plans):
@@ -418,43 +453,69 @@ def _finish(ax, title: str, xlabel: str, ylabel: str, money_axis):
     ax.set_ylabel(ylabel)
     money_axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # beside: hides nothing
     ax.figure.tight_layout()
     return ax
 
 
 def plot_monthly(result, ax=None):
-    """Mean revenue booked per month, one line per plan × stress case (year-end bunching shows here)."""
+    """Mean revenue booked per month, colour by plan and line style by stress case (year-end bunching shows
+    here). Plans with identical monthly revenue in a case share one line, labelled so; the legend sits beside
+    the axes so it hides no series."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.8))
+        _, ax = plt.subplots(figsize=(10, 4.8))
+    styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1))]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     m = result.monthly()
-    for (p, s), g in m.groupby(["plan", "stress"], sort=False):
-        label = p if len(result.stress_cases) == 1 else f"{p} · {s}"
-        ax.plot(g["month"], g["revenue_mean"], marker="o", label=label)
+    plans = list(result.plans)
+    for c, s in enumerate(result.stress_cases):
+        ms = m[m["stress"] == s]
+        series = {p: ms.loc[ms["plan"] == p, "revenue_mean"].to_numpy() for p in plans}
+        for g in _same_groups(series):
+            g_rows = ms[ms["plan"] == g[0]]
+            name = _group_label(g, len(plans))
+            label = name if len(result.stress_cases) == 1 else f"{name} · {s}"
+            ax.plot(g_rows["month"], g_rows["revenue_mean"], marker="o", ms=4, ls=styles[c % len(styles)],
+                    color=colours[plans.index(g[0]) % len(colours)] if len(g) == 1 else "#333333", label=label)
     ax.set_xticks(range(1, 13))
-    return _finish(ax, "Monthly revenue profile", "month", "mean revenue booked (all reps)", ax.yaxis)
+    ax.set_xlabel("month")
+    ax.set_ylabel("mean revenue booked, all reps ($)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_title("Monthly revenue profile")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.figure.tight_layout()
+    return ax
 
 
 def plot_quotas(quotas):
     """Quotas against their baseline (bars, bound holders marked) and, when simulated, each holder's chance of
-    reaching quota (else quota/potential). Returns the figure."""
+    reaching quota (else quota/potential, unless it is the same for every holder: then one panel, and its title
+    says so). Returns the figure."""
     t = quotas.table.sort_values("quota", ascending=False)
     idc = quotas.id_column
     has_p = "p_attain" in t.columns
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(7.0, 0.32 * len(t) + 2.5), 7.2), sharex=True)
+    ratio = t["quota_to_potential"] if "quota_to_potential" in t.columns else None
+    flat = ratio is not None and len(t) > 1 and bool(np.ptp(ratio) <= 0.005 * abs(float(ratio.mean())))
+    width = max(7.0, 0.32 * len(t) + 2.5)
+    if has_p or (ratio is not None and not flat):
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(width, 7.2), sharex=True)
+    else:
+        fig, ax1 = plt.subplots(figsize=(width, 4.4))
+        ax2 = None
     x = np.arange(len(t))
     ax1.bar(x, t["quota"], color="#4C72B0", label="quota")
     ax1.plot(x, t["baseline"], "_", color="k", ms=12, mew=2, label="baseline")
     held = (t["bound"] != "").to_numpy()
     if held.any():
         ax1.bar(x[held], t["quota"].to_numpy()[held], color="#DD8452", label="held by a bound")
-    ax1.set_ylabel("quota")
+    ax1.set_ylabel("quota ($)")
     ax1.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     s = quotas.summary
     over = f", +{100 * s['over_assignment']:.1f} %" if s["over_assignment"] else ""
-    ax1.set_title(f"Quotas by {s['method'].replace('_', ' ')}: sum {s['sum']:,.0f} (target {s['target']:,.0f}{over})",
-                  fontsize=10)
-    ax1.legend(fontsize=8)
+    flat_note = f"\nquota / potential {float(ratio.mean()):.3g} for every holder" if flat else ""
+    ax1.set_title(f"Quotas by {s['method'].replace('_', ' ')}: sum {s['sum']:,.0f} (target {s['target']:,.0f}{over})"
+                  + flat_note, fontsize=10)
+    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if has_p:
         ax2.bar(x, t["p_attain"], color="#55A868")
         common = s.get("p_attain", {}).get("common")
@@ -464,12 +525,13 @@ def plot_quotas(quotas):
         ax2.set_ylabel("P(sales ≥ quota)")
         ax2.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax2.set_ylim(0, 1)
-    elif "quota_to_potential" in t.columns:
+    elif ax2 is not None:
         ax2.bar(x, t["quota_to_potential"], color="#8172B2")
         ax2.set_ylabel("quota / potential")
-    ax2.set_xticks(x)
-    ax2.set_xticklabels(t[idc], rotation=90, fontsize=7)
-    ax2.grid(axis="y", alpha=0.3)
+    last = ax2 if ax2 is not None else ax1
+    last.set_xticks(x)
+    last.set_xticklabels(t[idc], rotation=90, fontsize=7)
+    last.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
 
