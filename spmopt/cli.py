@@ -901,8 +901,10 @@ def quota(
     """Quotas that add up exactly to the target: by potential, history, a blend, an account roll-up or equal
     chance of attainment, as close to that baseline as the bounds allow. Writes quotas.csv, summary.json and
     quotas.png."""
+    import warnings
+
     from spmopt.data.io import read_table
-    from spmopt.quota import basis_from_table, basis_from_units, set_quotas
+    from spmopt.quota import QuotaWarning, basis_from_table, basis_from_units, set_quotas
     from spmopt.report.outputs import write_quotas
     from spmopt.solver import SolveOptions
 
@@ -931,7 +933,8 @@ def quota(
                                  rollup=rollup_col)
         fixed = parse_pairs(fix, "--fix")
         w = parse_pairs(weights, "--weight") or None
-        with console.status("setting quotas") as status:
+        with console.status("setting quotas") as status, warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuotaWarning)   # printed below as a note, with the others
             q = set_quotas(b, target, method, weights=w, deviation=deviation, over_assignment=over_assignment,
                            growth=growth, ratio=ratio, floor=floor, ceiling=ceiling, fixed=fixed, unit=round_to,
                            simulate=simulate, trials=trials, seed=seed, stress=stress, stress_case=stress_case,

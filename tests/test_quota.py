@@ -343,3 +343,26 @@ def test_cli_quota_and_relief(tmp_path):
     assert mv["unit_id"].tolist() == ["09001"]
     assert rel["quota_after"].sum() == pytest.approx(400000, abs=1e-3)   # CSV keeps 10 digits
     assert rel.loc["T02", "moved_in"] == pytest.approx(mv["annual_share"].iloc[0] * 92 / 365)
+
+
+def test_bounds_that_stop_equal_chance_are_named(recwarn):
+    """The README's example: growth of at least -20 % holds reps whose equal-chance quota would fall further
+    (issue 28). R016's quota is its floor, 0.8 x last year, and its chance is far below the common one."""
+    import warnings
+
+    from spmopt.quota import QuotaWarning
+
+    reps = REPS
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        q = set_quotas(reps, 21_000_000, "equal_chance", growth=(-0.2, 0.5), unit=1000)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, QuotaWarning)]
+    assert len(msgs) == 1 and "R016 (growth min" in msgs[0] and msgs[0] in q.notes
+    ec = q.summary["equal_chance"]
+    assert ec["holds"] is False and "R016" in ec["held"]
+    r16 = q.table.set_index("rep_id").loc["R016"]
+    assert r16["quota"] == pytest.approx(round(0.8 * r16["history"] / 1000) * 1000, abs=1000)
+    assert r16["p_attain"] < ec["common"] - 0.3
+    free = set_quotas(reps, 21_000_000, "equal_chance", unit=1000)
+    assert free.summary["equal_chance"] == {"holds": True}
+    assert free.summary["p_attain"]["spread"] < 0.1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,7 @@ from spmopt.quota.model import fit
 from spmopt.quota.relief import Relief, quota_relief
 from spmopt.solver import SolveOptions
 
-__all__ = ["Bounds", "QuotaBasis", "Quotas", "Relief", "basis_from_alignment", "basis_from_table",
+__all__ = ["Bounds", "QuotaBasis", "QuotaWarning", "Quotas", "Relief", "basis_from_alignment", "basis_from_table",
            "basis_from_units", "gini", "quota_relief", "set_quotas"]
 
 DEVIATIONS = ("l1", "relative")
@@ -212,9 +213,49 @@ def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapp
         lo = np.where(bx.is_fixed, lo, np.ceil(lo / unit - 1e-9) * unit)
         hi = np.where(bx.is_fixed, hi, np.floor(hi / unit + 1e-9) * unit)
     table = _table(b_, q, b, lo, hi, bx, p_attain)
+    broken = _equal_chance_held(table, b_.id_column, extra.get("common_probability")) \
+        if method == "equal_chance" and p_attain is not None else None
+    if broken:
+        notes.append(broken["message"])
+        warnings.warn(broken["message"], QuotaWarning, stacklevel=2)
     summary = _summary(b_, table, method, deviation, target, over_assignment, total, unit, bounds, f, extra,
                        p_attain, trials if sim else None, seed, notes, time.perf_counter() - t0)
+    if method == "equal_chance" and p_attain is not None:
+        summary["equal_chance"] = {"holds": broken is None, **({} if broken is None else
+                                                               {k: v for k, v in broken.items() if k != "message"})}
     return Quotas(table=table, summary=summary, basis=b_, samples=samples, notes=notes)
+
+
+class QuotaWarning(UserWarning):
+    """Quotas were set, but not as asked: e.g. bounds that stop equal chance."""
+
+
+EQUAL_CHANCE_TOL = 0.05   # a holder more than 5 points of probability from the common chance breaks equal chance
+
+
+def _equal_chance_held(t: pd.DataFrame, idc: str, common: float | None) -> dict[str, Any] | None:
+    """When bounds hold some equal-chance quotas away from the common chance (by more than
+    ``EQUAL_CHANCE_TOL``, which is well above the check's sampling error at the default trials), the holders,
+    their chances and the growth equal chance would need (from the unbounded baseline)."""
+    if common is None or "p_attain" not in t:
+        return None
+    off = (t["bound"] != "") & ((t["p_attain"] - common).abs() > EQUAL_CHANCE_TOL)
+    if not off.any():
+        return None
+    held = t[off].assign(gap=(t["p_attain"] - common).abs()).sort_values("gap", ascending=False)
+    names = ", ".join(f"{r[idc]} ({r['bound'].replace('_', ' ')}: {100 * r['p_attain']:.0f} %)"
+                      for _, r in held.head(6).iterrows()) + (f" and {len(held) - 6} more" if len(held) > 6 else "")
+    need = ""
+    if "history" in t and (t["history"] > 0).any():
+        g = (t["baseline"] / t["history"] - 1.0)[t["history"] > 0]
+        need = (f"; equal chance without bounds needs growth from {100 * g.min():+.0f} % to {100 * g.max():+.0f} % "
+                "of last year")
+    msg = (f"the bounds stop equal chance: {len(held)} holder(s) are held by a bound away from the common "
+           f"{100 * common:.0f} % chance of reaching quota: {names}; chances range {100 * t['p_attain'].min():.0f} % "
+           f"to {100 * t['p_attain'].max():.0f} %{need}. Loosen those bounds for equal chance.")
+    return {"message": msg, "common": float(common), "tolerance": EQUAL_CHANCE_TOL,
+            "held": {str(r[idc]): {"bound": r["bound"], "p_attain": float(r["p_attain"])} for _, r in held.iterrows()},
+            "p_attain_range": [float(t["p_attain"].min()), float(t["p_attain"].max())]}
 
 
 def _table(basis: QuotaBasis, q, b, lo, hi, bx, p_attain) -> pd.DataFrame:

@@ -415,19 +415,22 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
 
         if scn.quota is not None:
             stage = "quota"
-            from spmopt.quota import set_quotas
+            from spmopt.quota import QuotaWarning, set_quotas
 
             t = time.perf_counter()
             q = scn.quota
             basis = _basis(scn, inp, res.alignment)
             say(f"setting {q.method.replace('_', ' ')} quotas for {len(basis)} holders on the "
                 f"{_quota_on(scn)} {'reps' if _quota_on(scn) == 'reps' else 'territories'}")
-            res.quotas = set_quotas(basis, q.target, q.method, weights=q.weights, deviation=q.deviation,
-                                    over_assignment=q.over_assignment, growth=q.growth, ratio=q.ratio,
-                                    floor=q.floor, ceiling=q.ceiling, fixed=q.fixed, unit=q.round,
-                                    simulate=q.simulate, trials=q.trials, seed=q.seed, stress=inp.stress,
-                                    stress_case=q.stress_case,
-                                    options=SolveOptions(time_limit=q.time_limit, mip_gap=1e-9), progress=say)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", QuotaWarning)   # in the run's notes, with the others
+                res.quotas = set_quotas(basis, q.target, q.method, weights=q.weights, deviation=q.deviation,
+                                        over_assignment=q.over_assignment, growth=q.growth, ratio=q.ratio,
+                                        floor=q.floor, ceiling=q.ceiling, fixed=q.fixed, unit=q.round,
+                                        simulate=q.simulate, trials=q.trials, seed=q.seed, stress=inp.stress,
+                                        stress_case=q.stress_case,
+                                        options=SolveOptions(time_limit=q.time_limit, mip_gap=1e-9),
+                                        progress=say)
             notes += [f"quota: {n}" for n in res.quotas.notes]
             write_quotas(res.quotas, stage_dir / "quota", plot=scn.report.plots)
             summaries["quota"] = res.quotas.summary
