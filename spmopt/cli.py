@@ -595,9 +595,32 @@ def _print_run(res) -> None:
                   highlight=False)
 
 
-runs_app = typer.Typer(no_args_is_help=True, help="The run store: list runs and compare them.")
+runs_app = typer.Typer(no_args_is_help=True, help="The run store: list runs, show one, compare two.")
 app.add_typer(runs_app, name="runs")
-StoreOption = Annotated[Path, typer.Option(help="Run store (DuckDB file).")]
+StoreOption = Annotated[Path, typer.Option(help="Run store (DuckDB file; spmopt run writes runs.duckdb beside "
+                                                "its --out folder).")]
+RunRef = "its id (or a unique start of it), a scenario name (its latest run), 'latest', or NAME~1 for the run " \
+         "before the latest"
+
+
+def _fit(table: Table) -> Console:
+    """A console wide enough for ``table`` at its natural width (never narrower than the terminal), so that no
+    run id is cut or folded; the path columns fold within their own maximum width."""
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    need = Measurement.get(probe, probe.options, table).maximum
+    return Console(width=max(out_console.width, need), soft_wrap=False)
+
+
+def _folder_text(r) -> str:
+    """Where a run's files are: its folder, or what became of it."""
+    path = escape(str(r["out_dir"]))
+    if r["folder"] == "overwritten":
+        return f"[yellow]overwritten by {r['now_holds']}[/]\n[dim](was {path})[/]"
+    if r["folder"] == "gone":
+        return f"[yellow]gone[/] [dim](was {path})[/]"
+    return path
 
 
 @runs_app.command("list")
@@ -605,32 +628,100 @@ def runs_list(
     store: StoreOption = Path("out/runs.duckdb"),
     scenario: Annotated[str | None, typer.Option(help="Only this scenario's runs.")] = None,
 ) -> None:
-    """The runs in the store, newest first."""
+    """The runs in the store, newest first, with full run ids. The output column says where each run's files
+    are: a folder that a later run replaced shows 'overwritten by <run id>', a deleted one 'gone'."""
     from spmopt.report.store import RunStore
 
     try:
         with RunStore(store, read_only=True) as st:
-            df = st.runs(scenario)
+            df = st.runs_with_folders(scenario)
         if df.empty:
             raise InputError(f"no runs{'' if scenario is None else f' of scenario {scenario!r}'} in {store}")
     except (SpmoptError, OSError) as exc:
         _fail_strict(exc)
+    id_width = int(df["run_id"].str.len().max())
     t = Table(title=f"Runs in {store}", title_justify="left")
-    for c in ("run id", "scenario", "started (UTC)", "seconds", "stages", "inputs", "output"):
-        t.add_column(c, justify="right" if c == "seconds" else "left")
+    t.add_column("run id", no_wrap=True, min_width=id_width)
+    t.add_column("scenario", overflow="fold")
+    t.add_column("started (UTC)", no_wrap=True)
+    t.add_column("seconds", justify="right", no_wrap=True)
+    t.add_column("stages", overflow="fold")
+    t.add_column("inputs", no_wrap=True)
+    t.add_column("output", overflow="fold", max_width=max(60, id_width + 15),
+                 min_width=id_width + 15 if (df["folder"] == "overwritten").any() else None)
     for _, r in df.iterrows():
-        t.add_row(r["run_id"], r["scenario"], str(r["started"])[:19], f"{r['seconds']:.1f}", r["stages"],
-                  r["content_hash"][:8], r["out_dir"])
-    Console(width=max(out_console.width, 140)).print(t)
+        t.add_row(r["run_id"], escape(str(r["scenario"])), str(r["started"])[:19], f"{r['seconds']:.1f}",
+                  r["stages"], r["content_hash"][:8], _folder_text(r))
+    _fit(t).print(t)
+    gone = int((df["folder"] != "here").sum())
+    if gone:
+        console.print(f"{gone} of {len(df)} run(s) no longer have their files; their figures stay in the store "
+                      "(spmopt runs show ID, spmopt runs compare A B)", highlight=False)
+
+
+_PERCENT = {"gap", "max_deviation", "moved_share", "cost_of_sales", "share_at_or_above_quota"}
+
+
+@runs_app.command("show")
+def runs_show(
+    run: Annotated[str, typer.Argument(help=f"Run: {RunRef}.")],
+    store: StoreOption = Path("out/runs.duckdb"),
+    all_rows: Annotated[bool, typer.Option("--all", help="Show every recorded figure, not only the headline "
+                                                         "ones.")] = False,
+) -> None:
+    """One run: its scenario, start time, inputs hash, settings, stage timings and headline results, and its
+    output folder — whether it still holds this run or a later run replaced it."""
+    from spmopt.report.store import RunStore, _flatten
+
+    try:
+        with RunStore(store, read_only=True) as st:
+            info = st.show(run)
+    except (SpmoptError, OSError) as exc:
+        _fail_strict(exc)
+    out = Console(soft_wrap=True)
+    say = lambda text: out.print(text, highlight=False)   # noqa: E731
+    say(f"run [bold]{info['run_id']}[/] of scenario '{escape(str(info['scenario']))}'")
+    timings = info["timings"]
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if k != "total")
+    say(f"  started        {str(info['started'])[:19]} UTC")
+    say(f"  seconds        {info['seconds']:.1f}" + (f" ({stages})" if stages else ""))
+    say(f"  stages         {info['stages']}")
+    say(f"  inputs hash    {info['content_hash']}")
+    say(f"  scenario file  {escape(str(info['scenario_file']))}")
+    folder = {"here": "still holds this run", "gone": "[yellow]holds no run now (deleted or moved)[/]",
+              "overwritten": f"[yellow]overwritten by run {info['now_holds']}[/]"}[info["folder"]]
+    say(f"  output folder  {escape(str(info['out_dir']))} — {folder}")
+    v = info["versions"] or {}
+    say(f"  versions       spmopt {v.get('spmopt', '?')}, python {v.get('python', '?')}, highspy "
+        f"{v.get('highspy', '?')}, pyomo {v.get('pyomo', '?')}")
+    flat = _flatten(info["settings"] or {})
+    say(f"settings ({sum(v is None for v in flat.values())} not set, left out):")
+    for key, value in flat.items():
+        if value is not None:
+            say(f"  {escape(key)} = {escape(_setting(value))}")
+    rows = info["metrics"] if all_rows else info["headline"]
+    t = Table(title="Figures" if all_rows else "Headline results (--all shows every figure)", title_justify="left")
+    for c in ("stage", "item", "figure", "value"):
+        t.add_column(c, justify="right" if c == "value" else "left", overflow="fold")
+    for _, r in rows.iterrows():
+        val = r["value"]
+        shown = f"{100 * val:.2f} %" if r["metric"] in _PERCENT and val == val else _num(val)
+        t.add_row(r["stage"], escape(str(r["item"])), r.get("label", r["metric"]), shown)
+    if len(rows):
+        _fit(t).print(t)
+    for n in info["notes"] or []:
+        say(f"note: {escape(str(n))}")
 
 
 @runs_app.command("compare")
 def runs_compare(
-    a: Annotated[str, typer.Argument(help="Run: its id (or the start of it), a scenario name (its latest run), "
-                                          "'latest', or NAME~1 for the run before the latest.")],
+    a: Annotated[str, typer.Argument(help=f"Run: {RunRef}.")],
     b: Annotated[str, typer.Argument(help="The other run (same forms).")],
     store: StoreOption = Path("out/runs.duckdb"),
     csv: Annotated[Path | None, typer.Option(help="Also write the comparison to this CSV file.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML page (no scripts, no network): "
+                                                   "the two runs, the settings that differ, and every figure side "
+                                                   "by side with the changed ones highlighted.")] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="Show unchanged figures too.")] = False,
 ) -> None:
     """Two runs side by side: every figure of every stage (alignment, quotas, plan cost per stress case) with
@@ -639,15 +730,21 @@ def runs_compare(
     from spmopt.report.store import RunStore, settings_diff
 
     try:
-        if csv is not None:
-            from spmopt.data.io import output_file
+        from spmopt.data.io import output_file
 
+        if csv is not None:
             output_file(csv, option="--csv")
+        if html is not None:
+            output_file(html, option="--html", suffixes=(".html", ".htm"))
         with RunStore(store, read_only=True) as st:
             cmp = st.compare(a, b)
             ia, ib = st.run_info(cmp.attrs["a"]), st.run_info(cmp.attrs["b"])
         if csv is not None:
             write_csv_atomic(cmp, csv, float_format="%.12g")
+        if html is not None:
+            from spmopt.report.compare import write_comparison
+
+            write_comparison(cmp, ia, ib, html)
     except (SpmoptError, OSError) as exc:
         _fail_strict(exc)
     same = ia["content_hash"] == ib["content_hash"]
@@ -677,20 +774,23 @@ def runs_compare(
         n_timing = int(cmp["metric"].astype(str).str.contains("seconds").sum())
         what = (f"{results} of {len(cmp) - n_timing} result figures differ" if results or not same else
                 f"the {len(cmp) - n_timing} result figures are identical")
+        written = [str(f) for f in (csv, html) if f is not None]
         out.print(f"{what}; {timings} of {n_timing} wall-clock timings differ (--all shows every figure)"
-                      + (f"; wrote {csv}" if csv else ""), highlight=False)
+                      + (f"; wrote {', '.join(written)}" if written else ""), highlight=False)
+    elif html is not None or csv is not None:
+        out.print("wrote " + ", ".join(str(f) for f in (csv, html) if f is not None), highlight=False)
 
 
 def _setting(v) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return "(not set)" if v is None else str(v)
+    from spmopt.report.compare import setting
+
+    return setting(v)
 
 
 def _num(v) -> str:
-    if v is None or v != v:
-        return "—"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    from spmopt.report.compare import number
+
+    return number(v)
 
 
 plan_app = typer.Typer(no_args_is_help=True, help="Incentive plan files: check, plot and list the library.")
