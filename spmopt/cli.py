@@ -226,9 +226,6 @@ def parse_pairs(values: list[str] | None, option: str, *, upper: float | None = 
     return out
 
 
-Pairs = Annotated[list[str] | None, typer.Option(metavar="COL=VALUE")]
-
-
 @app.command()
 def align(
     units: Annotated[Path, typer.Option(help="Units file (CSV/Parquet/Excel): unit_id, lat,lon or x,y, measures.")],
@@ -247,11 +244,20 @@ def align(
         metavar="IDS|N", help="What-if: close these territories (comma-separated ids), or a number N to let the "
         "optimisation choose which N to close.")] = None,
     distances: Annotated[Path | None, typer.Option(help="Distance table unit_id,territory_id,distance.")] = None,
-    balance: Pairs = None,
-    capacity: Pairs = None,
+    balance: Annotated[list[str] | None, typer.Option(
+        metavar="COL=TOL", help="Balance this measure to within ±TOL of the mean territory (a fraction: "
+        "potential=0.05 is ±5 %); repeatable, one per measure.")] = None,
+    capacity: Annotated[list[str] | None, typer.Option(
+        metavar="COL=MAX", help="At most MAX of this measure per territory (e.g. workload=1800 hours); repeatable. "
+        "max_<col>/min_<col> columns of the territories file set per-territory limits.")] = None,
     weight: Annotated[str | None, typer.Option(help="Weight distance by this measure.")] = None,
-    max_disruption: Pairs = None,
-    disruption_price: Pairs = None,
+    max_disruption: Annotated[list[str] | None, typer.Option(
+        metavar="COL=FRAC", help="Move at most this share (0 to 1) of the measure away from the units' "
+        "current_territory, e.g. potential=0.2; repeatable.")] = None,
+    disruption_price: Annotated[list[str] | None, typer.Option(
+        metavar="COL=PRICE", help="Add PRICE × (amount of the measure moved from its current territory) to the "
+        "objective, in its units (distance, weighted by --weight if given): a price instead of a limit; "
+        "repeatable.")] = None,
     contiguity: Annotated[str | None, typer.Option(
         metavar="FILE|auto", help="Keep every territory connected on this adjacency graph: a file of "
         "unit_a,unit_b pairs, or 'auto' (Delaunay neighbours of the unit coordinates). Default: 'auto' when the "
@@ -1180,16 +1186,26 @@ def plan_check(
 
 @plan_app.command("list")
 def plan_list() -> None:
-    """List the plan library (scenarios/plans/)."""
+    """List the plan library (scenarios/plans/): each plan's file name, its name and its whole description,
+    wrapped to the terminal's width at spaces (no word is cut)."""
+    import textwrap
+
     from spmopt.plans import library
 
     try:
-        for n in library.names():
-            p = library.load(n)
-            first = (p.description or "").strip().split("\n")[0][:90]
-            out_console.print(f"{n:28s} {p.name}" + (f" — {first}" if first else ""), highlight=False)
+        plans = [(n, library.load(n)) for n in library.names()]
     except SpmoptError as exc:
         _fail(exc)
+    width = max(min(out_console.width, 120), 20)   # lines longer than 120 are hard to read
+    indent = max(len(n) for n, _ in plans) + 2 if plans else 0
+    if width - indent < 30:   # a narrow terminal: the text goes under the name, indented
+        indent = 4
+    for n, p in plans:
+        desc = " ".join((p.description or "").split())
+        text = f"{p.name} — {desc}" if desc else p.name
+        lines = textwrap.wrap(text, width=max(width - indent, 10), break_long_words=False, break_on_hyphens=False)
+        head = n.ljust(indent) if len(n) + 2 <= indent else n + "\n" + " " * indent
+        out_console.print(head + ("\n" + " " * indent).join(lines), highlight=False, soft_wrap=True, markup=False)
 
 
 def main() -> None:  # pragma: no cover
