@@ -500,22 +500,24 @@ def validate(
     except (SpmoptError, ValueError, OSError) as exc:
         _fail_strict(exc)
     out_console.print(f"{scenario}: scenario '{scn.name}' is valid — stages {' → '.join(scn.stages)}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     for key, f in checked["files"].items():
         rows = "" if f["rows"] is None else f" ({f['rows']:,} rows)"
-        out_console.print(f"  {key:22s} {f['path']}{rows}", highlight=False)
+        out_console.print(f"  {key:22s} {f['path']}{rows}", highlight=False, soft_wrap=True)
     if "align" in checked:
         a = checked["align"]
         out_console.print(f"  align: {a['units']:,} units into {a['territories']} territories"
                           + (f", contiguity on {a['contiguity']}" if a["contiguity"] else "")
-                          + "; pre-solve checks passed", highlight=False)
+                          + "; pre-solve checks passed", highlight=False, soft_wrap=True)
     if "quota" in checked:
         q = checked["quota"]
-        out_console.print(f"  quota: {q['method']} on the {q['on']} holders ({q['holders']})", highlight=False)
+        out_console.print(f"  quota: {q['method']} on the {q['on']} holders ({q['holders']}); bounds checked against "
+                          "the target", highlight=False, soft_wrap=True)
     if "simulate" in checked:
         s = checked["simulate"]
         out_console.print(f"  simulate: {len(s['plans'])} plan(s) × stress {', '.join(s['stress_cases'])}"
-                          + ("" if s["reps"] is None else f"; {s['reps']} reps"), highlight=False)
+                          + ("" if s["reps"] is None else f"; {s['reps']} reps"), highlight=False,
+                          soft_wrap=True)
 
 
 @app.command()
