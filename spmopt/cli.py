@@ -765,8 +765,10 @@ def runs_compare(
     for c in ("stage", "item", "metric", "A", "B", "change", "change %"):
         t.add_column(c, justify="left" if c in ("stage", "item", "metric") else "right")
     shown = timings = results = 0
+    from spmopt.report.compare import differs
+
     for _, r in cmp.iterrows():
-        changed = not (r["a"] == r["b"])
+        changed = differs(r["a"], r["b"])        # beyond floating-point noise
         timing = "seconds" in str(r["metric"])   # wall-clock figures: they differ between any two runs
         if changed:
             timings += timing

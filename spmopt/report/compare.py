@@ -31,6 +31,15 @@ def setting(v: Any) -> str:
     return "(not set)" if v is None else str(v)
 
 
+def differs(a: Any, b: Any) -> bool:
+    """Whether two figures differ beyond floating-point noise (1e-9, relative or absolute: a quota deviation of
+    1e-13 is no change); a figure present in one run only differs."""
+    a_nan, b_nan = a is None or a != a, b is None or b != b
+    if a_nan or b_nan:
+        return a_nan != b_nan
+    return not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
 def is_timing(metric: Any) -> bool:
     """Wall-clock figures (``seconds``, ``solve_seconds``): they differ between any two runs."""
     return "seconds" in str(metric)
@@ -54,9 +63,9 @@ def comparison_context(cmp: pd.DataFrame, ia: dict[str, Any], ib: dict[str, Any]
     timings = []
     for _, r in cmp.iterrows():
         a, b = r["a"], r["b"]
-        changed = not (a == b)
+        changed = differs(a, b)
         pct = r["change_pct"]
-        row = {"item": r["item"] or "", "metric": r["metric"], "a": number(a), "b": number(b),
+        row = {"item": str(r["item"] or "").replace("_", " "), "metric": r["metric"], "a": number(a), "b": number(b),
                "change": "" if not changed else number(r["change"]),
                "pct": "" if not changed or pct != pct else f"{pct:+.1f} %",
                "dir": "" if not changed or r["change"] != r["change"] else ("up" if r["change"] > 0 else "down"),
