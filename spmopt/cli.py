@@ -239,9 +239,6 @@ def parse_pairs(values: list[str] | None, option: str, *, upper: float | None = 
     return out
 
 
-Pairs = Annotated[list[str] | None, typer.Option(metavar="COL=VALUE")]
-
-
 @app.command()
 def align(
     units: Annotated[Path, typer.Option(help="Units file (CSV/Parquet/Excel): unit_id, lat,lon or x,y, measures.")],
@@ -260,11 +257,20 @@ def align(
         metavar="IDS|N", help="What-if: close these territories (comma-separated ids), or a number N to let the "
         "optimisation choose which N to close.")] = None,
     distances: Annotated[Path | None, typer.Option(help="Distance table unit_id,territory_id,distance.")] = None,
-    balance: Pairs = None,
-    capacity: Pairs = None,
+    balance: Annotated[list[str] | None, typer.Option(
+        metavar="COL=TOL", help="Balance this measure to within ±TOL of the mean territory (a fraction: "
+        "potential=0.05 is ±5 %); repeatable, one per measure.")] = None,
+    capacity: Annotated[list[str] | None, typer.Option(
+        metavar="COL=MAX", help="At most MAX of this measure per territory (e.g. workload=1800 hours); repeatable. "
+        "max_<col>/min_<col> columns of the territories file set per-territory limits.")] = None,
     weight: Annotated[str | None, typer.Option(help="Weight distance by this measure.")] = None,
-    max_disruption: Pairs = None,
-    disruption_price: Pairs = None,
+    max_disruption: Annotated[list[str] | None, typer.Option(
+        metavar="COL=FRAC", help="Move at most this share (0 to 1) of the measure away from the units' "
+        "current_territory, e.g. potential=0.2; repeatable.")] = None,
+    disruption_price: Annotated[list[str] | None, typer.Option(
+        metavar="COL=PRICE", help="Add PRICE × (amount of the measure moved from its current territory) to the "
+        "objective, in its units (distance, weighted by --weight if given): a price instead of a limit; "
+        "repeatable.")] = None,
     contiguity: Annotated[str | None, typer.Option(
         metavar="FILE|auto", help="Keep every territory connected on this adjacency graph: a file of "
         "unit_a,unit_b pairs, or 'auto' (Delaunay neighbours of the unit coordinates). Default: 'auto' when the "
@@ -452,21 +458,28 @@ def generate(
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder (not make demo's out/demo, which holds a scenario "
                                            "run).")] = Path("out/align-demo"),
-    time_limit: Annotated[float, typer.Option(callback=POS, help="Wall-clock guard per solve, seconds; the work "
-                                              "budget is 0.6 × it (see spmopt align --work).")] = 120.0,
+    time_limit: Annotated[float, typer.Option(callback=POS, help="Wall-clock guard per solve, seconds (only a "
+                                              "guard: --work decides where the search stops).")] = 60.0,
+    work: Annotated[float, typer.Option(callback=POS, help="Work budget per solve, in units of about a second on "
+                                        "the reference machine (see spmopt align --work); the demo scenario's "
+                                        "12 gives its answer on any machine.")] = 12.0,
 ) -> None:
-    """Realign the shipped North-East dataset (217 counties, 10 reps; 2010 Census): balance potential ±5 %
-    and workload ±15 %, move at most 40 % of potential, and compare with the current alignment."""
-    from spmopt.data.datasets import northeast
+    """Realign the shipped North-East dataset (217 counties, 10 reps; 2010 Census) with the request of the demo
+    scenario's align stage (scenarios/demo.yaml, what make demo runs): connected territories on the county
+    adjacency, potential balanced to ±5 % and workload to ±15 %, at most 50 % of potential moved, New York City's
+    five counties shared between neighbouring territories; compared with the current alignment. Writes the
+    input files to OUT/input and the alignment's files (assignment.csv, territories.csv, summary.json, map.png)
+    to OUT. make demo also traces the distance-vs-disruption frontier, sets quotas and simulates plans."""
+    from spmopt.data.datasets import DEMO_ALIGN, northeast
 
+    request = {k: v for k, v in DEMO_ALIGN.items() if k not in ("work", "time_limit", "mip_gap")}
     with _command(out, "demo") as folder:
         inst = northeast()
         paths = inst.write(folder.path / "input")
         console.print("demo data (US Census 2010, North-East counties) written to "
                       f"{folder.final(Path(paths['units']).parent)}")
         _run_align(inst.units, inst.territories, None, folder=folder, plot=True, log=False, time_limit=time_limit,
-                   mip_gap=1e-3, balance={"potential": 0.05, "workload": 0.15},
-                   max_disruption={"potential": 0.40}, contiguity=False)
+                   work=work, mip_gap=DEMO_ALIGN["mip_gap"], contiguity=inst.adjacency, **request)
 
 
 Changes = Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Change a setting of the "
@@ -500,22 +513,24 @@ def validate(
     except (SpmoptError, ValueError, OSError) as exc:
         _fail_strict(exc)
     out_console.print(f"{scenario}: scenario '{scn.name}' is valid — stages {' → '.join(scn.stages)}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     for key, f in checked["files"].items():
         rows = "" if f["rows"] is None else f" ({f['rows']:,} rows)"
-        out_console.print(f"  {key:22s} {f['path']}{rows}", highlight=False)
+        out_console.print(f"  {key:22s} {f['path']}{rows}", highlight=False, soft_wrap=True)
     if "align" in checked:
         a = checked["align"]
         out_console.print(f"  align: {a['units']:,} units into {a['territories']} territories"
                           + (f", contiguity on {a['contiguity']}" if a["contiguity"] else "")
-                          + "; pre-solve checks passed", highlight=False)
+                          + "; pre-solve checks passed", highlight=False, soft_wrap=True)
     if "quota" in checked:
         q = checked["quota"]
-        out_console.print(f"  quota: {q['method']} on the {q['on']} holders ({q['holders']})", highlight=False)
+        out_console.print(f"  quota: {q['method']} on the {q['on']} holders ({q['holders']}); bounds checked against "
+                          "the target", highlight=False, soft_wrap=True)
     if "simulate" in checked:
         s = checked["simulate"]
         out_console.print(f"  simulate: {len(s['plans'])} plan(s) × stress {', '.join(s['stress_cases'])}"
-                          + ("" if s["reps"] is None else f"; {s['reps']} reps"), highlight=False)
+                          + ("" if s["reps"] is None else f"; {s['reps']} reps"), highlight=False,
+                          soft_wrap=True)
 
 
 @app.command()
@@ -604,9 +619,32 @@ def _print_run(res) -> None:
                   highlight=False)
 
 
-runs_app = typer.Typer(no_args_is_help=True, help="The run store: list runs and compare them.")
+runs_app = typer.Typer(no_args_is_help=True, help="The run store: list runs, show one, compare two.")
 app.add_typer(runs_app, name="runs")
-StoreOption = Annotated[Path, typer.Option(help="Run store (DuckDB file).")]
+StoreOption = Annotated[Path, typer.Option(help="Run store (DuckDB file; spmopt run writes runs.duckdb beside "
+                                                "its --out folder).")]
+RunRef = "its id (or a unique start of it), a scenario name (its latest run), 'latest', or NAME~1 for the run " \
+         "before the latest"
+
+
+def _fit(table: Table) -> Console:
+    """A console wide enough for ``table`` at its natural width (never narrower than the terminal), so that no
+    run id is cut or folded; the path columns fold within their own maximum width."""
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    need = Measurement.get(probe, probe.options, table).maximum
+    return Console(width=max(out_console.width, need), soft_wrap=False)
+
+
+def _folder_text(r) -> str:
+    """Where a run's files are: its folder, or what became of it."""
+    path = escape(str(r["out_dir"]))
+    if r["folder"] == "overwritten":
+        return f"[yellow]overwritten by {r['now_holds']}[/]\n[dim](was {path})[/]"
+    if r["folder"] == "gone":
+        return f"[yellow]gone[/] [dim](was {path})[/]"
+    return path
 
 
 @runs_app.command("list")
@@ -614,32 +652,100 @@ def runs_list(
     store: StoreOption = Path("out/runs.duckdb"),
     scenario: Annotated[str | None, typer.Option(help="Only this scenario's runs.")] = None,
 ) -> None:
-    """The runs in the store, newest first."""
+    """The runs in the store, newest first, with full run ids. The output column says where each run's files
+    are: a folder that a later run replaced shows 'overwritten by <run id>', a deleted one 'gone'."""
     from spmopt.report.store import RunStore
 
     try:
         with RunStore(store, read_only=True) as st:
-            df = st.runs(scenario)
+            df = st.runs_with_folders(scenario)
         if df.empty:
             raise InputError(f"no runs{'' if scenario is None else f' of scenario {scenario!r}'} in {store}")
     except (SpmoptError, OSError) as exc:
         _fail_strict(exc)
+    id_width = int(df["run_id"].str.len().max())
     t = Table(title=f"Runs in {store}", title_justify="left")
-    for c in ("run id", "scenario", "started (UTC)", "seconds", "stages", "inputs", "output"):
-        t.add_column(c, justify="right" if c == "seconds" else "left")
+    t.add_column("run id", no_wrap=True, min_width=id_width)
+    t.add_column("scenario", overflow="fold")
+    t.add_column("started (UTC)", no_wrap=True)
+    t.add_column("seconds", justify="right", no_wrap=True)
+    t.add_column("stages", overflow="fold")
+    t.add_column("inputs", no_wrap=True)
+    t.add_column("output", overflow="fold", max_width=max(60, id_width + 15),
+                 min_width=id_width + 15 if (df["folder"] == "overwritten").any() else None)
     for _, r in df.iterrows():
-        t.add_row(r["run_id"], r["scenario"], str(r["started"])[:19], f"{r['seconds']:.1f}", r["stages"],
-                  r["content_hash"][:8], r["out_dir"])
-    Console(width=max(out_console.width, 140)).print(t)
+        t.add_row(r["run_id"], escape(str(r["scenario"])), str(r["started"])[:19], f"{r['seconds']:.1f}",
+                  r["stages"], r["content_hash"][:8], _folder_text(r))
+    _fit(t).print(t)
+    gone = int((df["folder"] != "here").sum())
+    if gone:
+        console.print(f"{gone} of {len(df)} run(s) no longer have their files; their figures stay in the store "
+                      "(spmopt runs show ID, spmopt runs compare A B)", highlight=False)
+
+
+_PERCENT = {"gap", "max_deviation", "moved_share", "cost_of_sales", "share_at_or_above_quota"}
+
+
+@runs_app.command("show")
+def runs_show(
+    run: Annotated[str, typer.Argument(help=f"Run: {RunRef}.")],
+    store: StoreOption = Path("out/runs.duckdb"),
+    all_rows: Annotated[bool, typer.Option("--all", help="Show every recorded figure, not only the headline "
+                                                         "ones.")] = False,
+) -> None:
+    """One run: its scenario, start time, inputs hash, settings, stage timings and headline results, and its
+    output folder — whether it still holds this run or a later run replaced it."""
+    from spmopt.report.store import RunStore, _flatten
+
+    try:
+        with RunStore(store, read_only=True) as st:
+            info = st.show(run)
+    except (SpmoptError, OSError) as exc:
+        _fail_strict(exc)
+    out = Console(soft_wrap=True)
+    say = lambda text: out.print(text, highlight=False)   # noqa: E731
+    say(f"run [bold]{info['run_id']}[/] of scenario '{escape(str(info['scenario']))}'")
+    timings = info["timings"]
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if k != "total")
+    say(f"  started        {str(info['started'])[:19]} UTC")
+    say(f"  seconds        {info['seconds']:.1f}" + (f" ({stages})" if stages else ""))
+    say(f"  stages         {info['stages']}")
+    say(f"  inputs hash    {info['content_hash']}")
+    say(f"  scenario file  {escape(str(info['scenario_file']))}")
+    folder = {"here": "still holds this run", "gone": "[yellow]holds no run now (deleted or moved)[/]",
+              "overwritten": f"[yellow]overwritten by run {info['now_holds']}[/]"}[info["folder"]]
+    say(f"  output folder  {escape(str(info['out_dir']))} — {folder}")
+    v = info["versions"] or {}
+    say(f"  versions       spmopt {v.get('spmopt', '?')}, python {v.get('python', '?')}, highspy "
+        f"{v.get('highspy', '?')}, pyomo {v.get('pyomo', '?')}")
+    flat = _flatten(info["settings"] or {})
+    say(f"settings ({sum(v is None for v in flat.values())} not set, left out):")
+    for key, value in flat.items():
+        if value is not None:
+            say(f"  {escape(key)} = {escape(_setting(value))}")
+    rows = info["metrics"] if all_rows else info["headline"]
+    t = Table(title="Figures" if all_rows else "Headline results (--all shows every figure)", title_justify="left")
+    for c in ("stage", "item", "figure", "value"):
+        t.add_column(c, justify="right" if c == "value" else "left", overflow="fold")
+    for _, r in rows.iterrows():
+        val = r["value"]
+        shown = f"{100 * val:.2f} %" if r["metric"] in _PERCENT and val == val else _num(val)
+        t.add_row(r["stage"], escape(str(r["item"])), r.get("label", r["metric"]), shown)
+    if len(rows):
+        _fit(t).print(t)
+    for n in info["notes"] or []:
+        say(f"note: {escape(str(n))}")
 
 
 @runs_app.command("compare")
 def runs_compare(
-    a: Annotated[str, typer.Argument(help="Run: its id (or the start of it), a scenario name (its latest run), "
-                                          "'latest', or NAME~1 for the run before the latest.")],
+    a: Annotated[str, typer.Argument(help=f"Run: {RunRef}.")],
     b: Annotated[str, typer.Argument(help="The other run (same forms).")],
     store: StoreOption = Path("out/runs.duckdb"),
     csv: Annotated[Path | None, typer.Option(help="Also write the comparison to this CSV file.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML page (no scripts, no network): "
+                                                   "the two runs, the settings that differ, and every figure side "
+                                                   "by side with the changed ones highlighted.")] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="Show unchanged figures too.")] = False,
 ) -> None:
     """Two runs side by side: every figure of every stage (alignment, quotas, plan cost per stress case) with
@@ -648,15 +754,21 @@ def runs_compare(
     from spmopt.report.store import RunStore, settings_diff
 
     try:
-        if csv is not None:
-            from spmopt.data.io import output_file
+        from spmopt.data.io import output_file
 
+        if csv is not None:
             output_file(csv, option="--csv")
+        if html is not None:
+            output_file(html, option="--html", suffixes=(".html", ".htm"))
         with RunStore(store, read_only=True) as st:
             cmp = st.compare(a, b)
             ia, ib = st.run_info(cmp.attrs["a"]), st.run_info(cmp.attrs["b"])
         if csv is not None:
             write_csv_atomic(cmp, csv, float_format="%.12g")
+        if html is not None:
+            from spmopt.report.compare import write_comparison
+
+            write_comparison(cmp, ia, ib, html)
     except (SpmoptError, OSError) as exc:
         _fail_strict(exc)
     same = ia["content_hash"] == ib["content_hash"]
@@ -669,8 +781,10 @@ def runs_compare(
     for c in ("stage", "item", "metric", "A", "B", "change", "change %"):
         t.add_column(c, justify="left" if c in ("stage", "item", "metric") else "right")
     shown = timings = results = 0
+    from spmopt.report.compare import differs
+
     for _, r in cmp.iterrows():
-        changed = not (r["a"] == r["b"])
+        changed = differs(r["a"], r["b"])        # beyond floating-point noise
         timing = "seconds" in str(r["metric"])   # wall-clock figures: they differ between any two runs
         if changed:
             timings += timing
@@ -686,20 +800,23 @@ def runs_compare(
         n_timing = int(cmp["metric"].astype(str).str.contains("seconds").sum())
         what = (f"{results} of {len(cmp) - n_timing} result figures differ" if results or not same else
                 f"the {len(cmp) - n_timing} result figures are identical")
+        written = [str(f) for f in (csv, html) if f is not None]
         out.print(f"{what}; {timings} of {n_timing} wall-clock timings differ (--all shows every figure)"
-                      + (f"; wrote {csv}" if csv else ""), highlight=False)
+                      + (f"; wrote {', '.join(written)}" if written else ""), highlight=False)
+    elif html is not None or csv is not None:
+        out.print("wrote " + ", ".join(str(f) for f in (csv, html) if f is not None), highlight=False)
 
 
 def _setting(v) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return "(not set)" if v is None else str(v)
+    from spmopt.report.compare import setting
+
+    return setting(v)
 
 
 def _num(v) -> str:
-    if v is None or v != v:
-        return "—"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    from spmopt.report.compare import number
+
+    return number(v)
 
 
 plan_app = typer.Typer(no_args_is_help=True, help="Incentive plan files: check, plot and list the library.")
@@ -1094,16 +1211,26 @@ def plan_check(
 
 @plan_app.command("list")
 def plan_list() -> None:
-    """List the plan library (scenarios/plans/)."""
+    """List the plan library (scenarios/plans/): each plan's file name, its name and its whole description,
+    wrapped to the terminal's width at spaces (no word is cut)."""
+    import textwrap
+
     from spmopt.plans import library
 
     try:
-        for n in library.names():
-            p = library.load(n)
-            first = (p.description or "").strip().split("\n")[0][:90]
-            out_console.print(f"{n:28s} {p.name}" + (f" — {first}" if first else ""), highlight=False)
+        plans = [(n, library.load(n)) for n in library.names()]
     except SpmoptError as exc:
         _fail(exc)
+    width = max(min(out_console.width, 120), 20)   # lines longer than 120 are hard to read
+    indent = max(len(n) for n, _ in plans) + 2 if plans else 0
+    if width - indent < 30:   # a narrow terminal: the text goes under the name, indented
+        indent = 4
+    for n, p in plans:
+        desc = " ".join((p.description or "").split())
+        text = f"{p.name} — {desc}" if desc else p.name
+        lines = textwrap.wrap(text, width=max(width - indent, 10), break_long_words=False, break_on_hyphens=False)
+        head = n.ljust(indent) if len(n) + 2 <= indent else n + "\n" + " " * indent
+        out_console.print(head + ("\n" + " " * indent).join(lines), highlight=False, soft_wrap=True, markup=False)
 
 
 def main() -> None:  # pragma: no cover

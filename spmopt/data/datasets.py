@@ -27,6 +27,18 @@ from spmopt.geo import distance_matrix
 DEMO_SEED = 2010
 DEMO_TERRITORIES = 10
 
+#: The alignment request of the demo scenario's align stage (``scenarios/demo.yaml``, what ``make demo`` runs),
+#: which ``spmopt demo`` solves too; its contiguity is the shipped county adjacency (``northeast().adjacency``).
+#: tests/test_runs_cli.py keeps the two in step.
+DEMO_ALIGN = {
+    "balance": {"potential": 0.05, "workload": 0.15},
+    "max_disruption": {"potential": 0.50},
+    "split": ["36005", "36047", "36061", "36081", "36085"],   # New York City's five counties, shared
+    "work": 12.0,
+    "time_limit": 60.0,
+    "mip_gap": 0.005,
+}
+
 
 def _read(name: str) -> pd.DataFrame:
     with resources.files("spmopt.data").joinpath("datasets", name).open("r", encoding="utf-8") as fh:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spmopt.errors import InputError
+from spmopt.errors import InfeasibleError, InputError
 from spmopt.quota.basis import QuotaBasis, basis_from_alignment, basis_from_table, basis_from_units
 from spmopt.quota.bounds import Bounds, boxes, diagnose
 from spmopt.quota.fairness import attainment_chance, gini, simulated_sales
@@ -42,7 +42,8 @@ from spmopt.quota.relief import Relief, quota_relief
 from spmopt.solver import SolveOptions
 
 __all__ = ["Bounds", "QuotaBasis", "QuotaWarning", "Quotas", "Relief", "basis_from_alignment", "basis_from_table",
-           "basis_from_units", "gini", "quota_relief", "set_quotas"]
+           "basis_from_units", "gini", "precheck_quotas", "precheck_quotas_any_alignment", "quota_relief",
+           "set_quotas"]
 
 DEVIATIONS = ("l1", "relative")
 
@@ -103,6 +104,75 @@ def _stats(x: np.ndarray) -> dict[str, float] | None:
             "gini": gini(x) if nonneg else None}
 
 
+def _checked_bounds(basis, target: float, *, over_assignment: float = 0.0, growth=None, ratio=None,
+                    floor: float | None = None, ceiling: float | None = None,
+                    fixed: Mapping[str, float] | None = None, unit: float | None = None,
+                    potential: str = "potential", history: str = "history", rollup: str | None = None):
+    """The basis, the total and the bounds of a quota request, checked before any model is built: the
+    arguments, then whether the bounds and Σ q = total can hold at all (:func:`~spmopt.quota.bounds.diagnose`,
+    which raises :class:`InfeasibleError` naming the family and the least relaxation)."""
+    if not (isinstance(target, int | float) and math.isfinite(target) and target > 0):
+        raise InputError(f"target must be a positive number, got {target}")
+    if not (math.isfinite(over_assignment) and over_assignment > -1):
+        raise InputError(f"over-assignment must be > -1 (a fraction: 0.05 = 5 %), got {over_assignment}")
+    if unit is not None and not (math.isfinite(unit) and unit > 0):
+        raise InputError(f"rounding unit must be > 0, got {unit}")
+    b_ = _basis(basis, potential, history, rollup)
+    if len(b_) == 0:
+        raise InputError("no quota holders", source=b_.source)
+    total = float(target) * (1.0 + float(over_assignment))
+    if unit:
+        total_r = round(total / unit) * unit
+        if abs(total_r - total) <= 1e-9 * total:
+            total = float(total_r)
+    bounds = Bounds(growth=growth, ratio=ratio, floor=floor, ceiling=ceiling, fixed=dict(fixed or {}))
+    bx = boxes(b_, bounds)
+    diagnose(bx, b_, total, unit=unit)
+    return b_, total, bounds, bx
+
+
+def precheck_quotas(basis, target: float, **bounds) -> None:
+    """The checks :func:`set_quotas` makes before it solves, alone (``spmopt validate`` runs them): raises
+    :class:`InputError` or :class:`InfeasibleError` with the message ``set_quotas`` would give. ``bounds``:
+    ``over_assignment``, ``growth``, ``ratio``, ``floor``, ``ceiling``, ``fixed``, ``unit`` and the column
+    names, as in :func:`set_quotas`."""
+    _checked_bounds(basis, target, **bounds)
+
+
+def precheck_quotas_any_alignment(n_holders: int, potential: float, target: float, *, over_assignment: float = 0.0,
+                                  ratio=None, floor: float | None = None, ceiling: float | None = None,
+                                  unit: float | None = None) -> None:
+    """Quota bounds that no alignment of the units into ``n_holders`` territories can meet, known before the
+    alignment exists (``spmopt validate`` on a scenario whose quotas go on the new territories). Every
+    territory's bounds are max(floor, r_lo·potential) … min(ceiling, r_hi·potential): the lowest sum is convex
+    and the highest concave in the territories' potentials, so both are most favourable with the total
+    ``potential`` shared equally (Jensen) — when even that case fails, every alignment fails. Checked with
+    uniform bounds only (per-territory limits, fixed quotas or growth on history are left to the run), and
+    rounding by its sum rule alone (rounded bounds are not convex)."""
+    ids = tuple(["a territory with the mean potential"] * n_holders)
+    nan = np.full(n_holders, np.nan)
+    proxy = QuotaBasis(ids=ids, id_column="territory_id", potential=np.full(n_holders, potential / n_holders),
+                       history=nan, rollup=nan, last_quota=nan, floor=nan, ceiling=nan, fixed=nan,
+                       source="the aligned territories")
+    total = float(target) * (1.0 + float(over_assignment))
+    if unit:
+        total_r = round(total / unit) * unit
+        if abs(total_r - total) <= 1e-9 * total:
+            total = float(total_r)
+    bx = boxes(proxy, Bounds(ratio=ratio, floor=floor, ceiling=ceiling))
+    if unit:
+        from spmopt.quota.bounds import _check_sum_multiple
+
+        _check_sum_multiple(bx, total, float(unit))
+    try:
+        diagnose(bx, proxy, total)
+    except InfeasibleError as exc:
+        msg = str(exc).replace("quotas cannot meet all bounds: ",
+                               f"quotas cannot meet all bounds on any alignment into {n_holders} territories "
+                               f"(checked with their potential shared equally, the most favourable case): ", 1)
+        raise InfeasibleError(msg, family=exc.family, suggestion=exc.suggestion) from None
+
+
 def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapping[str, float] | None = None,
                deviation: str = "l1", over_assignment: float = 0.0,
                growth: tuple | str | None = None, ratio: tuple | str | None = None,
@@ -141,22 +211,9 @@ def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapp
     method = normalise_method(method)
     if deviation not in DEVIATIONS:
         raise InputError(f"unknown deviation '{deviation}' (use {' or '.join(DEVIATIONS)})")
-    if not (isinstance(target, int | float) and math.isfinite(target) and target > 0):
-        raise InputError(f"target must be a positive number, got {target}")
-    if not (math.isfinite(over_assignment) and over_assignment > -1):
-        raise InputError(f"over-assignment must be > -1 (a fraction: 0.05 = 5 %), got {over_assignment}")
-    if unit is not None and not (math.isfinite(unit) and unit > 0):
-        raise InputError(f"rounding unit must be > 0, got {unit}")
-    b_ = _basis(basis, potential, history, rollup)
-    if len(b_) == 0:
-        raise InputError("no quota holders", source=b_.source)
-    total = float(target) * (1.0 + float(over_assignment))
-    if unit:
-        total_r = round(total / unit) * unit
-        if abs(total_r - total) <= 1e-9 * total:
-            total = float(total_r)
-    bounds = Bounds(growth=growth, ratio=ratio, floor=floor, ceiling=ceiling, fixed=dict(fixed or {}))
-    bx = boxes(b_, bounds)
+    b_, total, bounds, bx = _checked_bounds(basis, target, over_assignment=over_assignment, growth=growth, ratio=ratio,
+                                    floor=floor, ceiling=ceiling, fixed=fixed, unit=unit, potential=potential,
+                                    history=history, rollup=rollup)
     notes: list[str] = list(bx.notes)
     for i in np.flatnonzero(bx.is_fixed):
         v = bx.fixed[i]
@@ -165,7 +222,6 @@ def set_quotas(basis, target: float, method: str = "potential", *, weights: Mapp
         if not lo_o - 1e-9 <= v <= hi_o + 1e-9:
             notes.append(f"{b_.ids[i]}'s fixed quota {v:,.0f} lies outside its other bounds "
                          f"[{lo_o:,.0f}, {hi_o:,.0f}]; fixed quotas are kept as given")
-    diagnose(bx, b_, total, unit=unit)
     lo, hi = bx.lower(), bx.upper()
 
     sim = simulate if simulate is not None else b_.reps is not None

@@ -72,8 +72,43 @@ def run_metrics(run: dict[str, Any]) -> pd.DataFrame:
     for r in s.get("simulate", []):
         for m in SIM_METRICS:
             add("simulate", f"{r['plan']} | {r['stress']}", m, r.get(m))
-    add("run", "", "seconds", (run.get("seconds") or {}).get("total"))
+    seconds = run.get("seconds") or {}
+    add("run", "", "seconds", seconds.get("total"))
+    for stage, v in seconds.items():   # each stage's wall clock (inputs, align, quota, simulate, report)
+        if stage != "total":
+            add("run", stage, "seconds", v)
     return pd.DataFrame(rows, columns=["stage", "item", "metric", "value"])
+
+
+HEADLINE = {   # the figures `runs show` leads with: (stage, metric) → label
+    ("align", "objective"): "objective", ("align", "distance"): "distance", ("align", "gap"): "gap",
+    ("align", "units_moved"): "units moved", ("align", "max_deviation"): "max deviation",
+    ("align", "moved_share"): "moved share",
+    ("quota", "sum"): "quotas sum", ("quota", "holders"): "holders", ("quota", "gini_quota"): "Gini of quotas",
+    ("quota", "max_deviation_pct"): "max deviation from baseline %",
+    ("simulate", "cost_mean"): "cost (mean)", ("simulate", "cost_p90"): "cost P90",
+    ("simulate", "cost_of_sales"): "cost of sales", ("simulate", "share_at_or_above_quota"): "at or above quota",
+}
+
+
+def folder_run_id(out_dir: str | os.PathLike | None) -> str | None:
+    """The run id in ``out_dir/run.json``: the run the folder holds now (None when it holds none)."""
+    if not out_dir:
+        return None
+    try:
+        rid = json.loads((Path(out_dir) / "run.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return rid if isinstance(rid, str) else None
+
+
+def folder_state(out_dir: str | os.PathLike | None, run_id: str) -> tuple[str, str | None]:
+    """Whether a run's output folder still holds it: ``("here", run_id)``, ``("overwritten", other run id)``
+    when a later run replaced the folder, or ``("gone", None)`` when it holds no run (deleted or moved)."""
+    now = folder_run_id(out_dir)
+    if now is None:
+        return "gone", None
+    return ("here", now) if now == run_id else ("overwritten", now)
 
 
 class RunStore:
@@ -167,6 +202,15 @@ class RunStore:
              + (" WHERE scenario = ?" if scenario else "") + " ORDER BY started DESC, run_id DESC")
         return self.con.execute(q, [scenario] if scenario else []).df()
 
+    def runs_with_folders(self, scenario: str | None = None) -> pd.DataFrame:
+        """:meth:`runs` with ``folder`` (``here`` / ``overwritten`` / ``gone``: what ``out_dir`` holds now) and
+        ``now_holds`` (the run id it holds, when another run's)."""
+        df = self.runs(scenario)
+        states = [folder_state(d, r) for d, r in zip(df["out_dir"], df["run_id"], strict=True)]
+        df["folder"] = [st for st, _ in states]
+        df["now_holds"] = [other if st == "overwritten" else None for st, other in states]
+        return df
+
     def resolve(self, ref: str) -> str:
         """A run id from an id, a unique id prefix, a scenario name (its latest run), an inputs hash prefix (its
         latest run) or ``latest``; ``NAME~1`` is the run before the latest of NAME (``latest~1`` likewise)."""
@@ -230,10 +274,36 @@ class RunStore:
         return t
 
     def run_info(self, run_id: str) -> dict[str, Any]:
+        """The ``runs`` row of a run (versions, settings and notes parsed), with ``folder`` and ``now_holds`` as
+        in :meth:`runs_with_folders`."""
         r = self.con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id]).df().iloc[0].to_dict()
         for k in ("versions", "settings", "notes"):
             r[k] = json.loads(r[k]) if r.get(k) else None
+        r["folder"], other = folder_state(r.get("out_dir"), run_id)
+        r["now_holds"] = other if r["folder"] == "overwritten" else None
         return r
+
+    def show(self, ref: str) -> dict[str, Any]:
+        """One run in full: :meth:`run_info` plus ``timings`` (stage → seconds: from the store, or from the
+        folder's run.json for runs recorded before the store kept them), ``headline`` (stage, item, label,
+        value: the figures of :data:`HEADLINE`) and ``metrics`` (every figure)."""
+        rid = self.resolve(ref)
+        info = self.run_info(rid)
+        m = self.metrics([rid]).drop(columns="run_id")
+        t = m[(m["stage"] == "run") & (m["metric"] == "seconds")]
+        timings = {(item or "total"): float(v) for item, v in zip(t["item"], t["value"], strict=True)}
+        if set(timings) <= {"total"} and info["folder"] == "here":
+            try:
+                timings = json.loads((Path(info["out_dir"]) / "run.json").read_text(encoding="utf-8"))["seconds"]
+            except (OSError, ValueError, KeyError):
+                pass
+        order = {"align": 0, "quota": 1, "simulate": 2}
+        h = m[[(st, mt) in HEADLINE for st, mt in zip(m["stage"], m["metric"], strict=True)]].copy()
+        h["label"] = [HEADLINE[(st, mt)] for st, mt in zip(h["stage"], h["metric"], strict=True)]
+        h = h.sort_values("stage", key=lambda x: x.map(order), kind="stable")
+        info.update(timings=timings, headline=h[["stage", "item", "label", "metric", "value"]].reset_index(drop=True),
+                    metrics=m.reset_index(drop=True))
+        return info
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:

@@ -183,8 +183,10 @@ def _basis(scn: Scenario, inp: Inputs, alignment):
 
 def check_scenario(scn: Scenario, progress: Progress | None = None) -> dict[str, Any]:
     """Check a scenario and all its files without solving or simulating: every file is read and validated the
-    way its stage will read it, alignment requests go through the pre-solve feasibility checks, the quota basis
-    is built and the simulator's reps validated. Returns what was checked; raises the first problem found."""
+    way its stage will read it, alignment requests go through the pre-solve feasibility checks (the messages
+    ``run`` gives), the quota basis is built and its bounds checked against the target (on current territories
+    or reps: the checks ``set_quotas`` makes before it solves; on the new territories: the bounds no alignment
+    can meet), and the simulator's reps validated. Returns what was checked; raises the first problem found."""
     from spmopt.territory.problem import precheck
 
     say = progress or (lambda m: None)
@@ -219,6 +221,16 @@ def check_scenario(scn: Scenario, progress: Progress | None = None) -> dict[str,
             if q.method == "equal_chance":
                 raise scn.fail("quota.method", "equal_chance needs the simulator's columns per holder (win_rate, "
                                                "deal_size_mean…): use quota.on: reps with a reps file")
+            per_territory = inp.territories is not None and \
+                bool({"floor", "ceiling", "fixed_quota"} & set(inp.territories.columns))
+            if q.growth is None and not q.fixed and not per_territory and \
+                    (q.ratio is None or q.potential in inp.units.columns):
+                from spmopt.quota import precheck_quotas_any_alignment
+
+                pot = float(pd.to_numeric(inp.units[q.potential], errors="coerce").sum()) \
+                    if q.potential in inp.units.columns else float("nan")
+                precheck_quotas_any_alignment(holders, pot, q.target, over_assignment=q.over_assignment,
+                                              ratio=q.ratio, floor=q.floor, ceiling=q.ceiling, unit=q.round)
         else:
             b = _basis(scn, inp, None)
             holders = len(b)
@@ -231,6 +243,10 @@ def check_scenario(scn: Scenario, progress: Progress | None = None) -> dict[str,
             if unknown:
                 raise scn.fail("quota.fixed", f"'{unknown[0]}' is not a quota holder (holders: "
                                               f"{', '.join(b.ids[:8])}{'…' if len(b) > 8 else ''})")
+            from spmopt.quota import precheck_quotas
+
+            precheck_quotas(b, q.target, over_assignment=q.over_assignment, growth=q.growth, ratio=q.ratio,
+                            floor=q.floor, ceiling=q.ceiling, fixed=q.fixed, unit=q.round)
         if q.stress_case is not None and q.stress_case not in cases:
             raise scn.fail("quota.stress_case", f"no stress case '{q.stress_case}' in the simulate stage's cases "
                                                 f"({', '.join(cases)})")
