@@ -101,3 +101,14 @@ def test_tables_have_no_empty_or_code_named_columns(page):
     quotas = next(t for t in data_tables if t["header"][0] == "territory" and "quota ($)" in t["header"])
     assert "held by a bound" not in quotas["header"]     # empty in every row for a potential-based quota
     assert "held by a bound: empty in every row" in html
+
+
+def test_interactive_map_has_a_tooltip_per_unit(page):
+    _, html = page
+    svg = html[html.index('<svg class="spm-map"'):html.index("</svg>")]
+    assert svg.count('<path class="u') == 217            # the 217 North-East counties, one path each
+    assert svg.count("<title>") == 217
+    queens = next(t for t in svg.split("<title>")[1:] if t.startswith("Queens County, NY (36081)"))
+    assert "potential" in queens and "workload" in queens and "territory: T01 → " in queens
+    assert svg.count("★") == 10                            # the ten bases, labelled
+    assert "<script" not in svg and "http://www.w3.org/2000/svg" in svg

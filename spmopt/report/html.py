@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from spmopt.data.io import _atomic_write
 
@@ -84,6 +85,16 @@ def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, max_rows: int 
             "more": len(df) - len(shown), "numeric": [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]}
 
 
+def _svg_map(a) -> Markup | None:
+    """The interactive (hover) map, when the units have coordinates; built by :mod:`spmopt.report.svgmap`, whose
+    text parts are escaped, so it goes into the page as markup."""
+    if not any(c in a.problem.units.columns for c in ("lon", "x")):
+        return None
+    from spmopt.report.svgmap import territory_svg
+
+    return Markup(territory_svg(a))
+
+
 def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
     a = res.alignment
     s = a.summary()
@@ -114,7 +125,7 @@ def _alignment_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
     else:
         work_line = None
     out = {"figures": figures, "has_current": bool(cur), "territories": _table(view, kinds, max_rows),
-           "left_out": left_out, "map": _png(stage_dir / "align" / "map.png"),
+           "left_out": left_out, "map": _png(stage_dir / "align" / "map.png"), "svg": _svg_map(a),
            "request": describe_request(s["request"], s.get("options") or {}),
            "n_units": s["n_units"], "n_territories": s["n_territories"],
            "seconds": s["solve_seconds"] + s["build_seconds"], "stage_seconds": res.run["seconds"].get("align"),
