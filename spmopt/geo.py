@@ -115,7 +115,9 @@ def adjacency_from_polygons(polys, *, rule: str = "queen", tolerance: float = 0.
     border of positive length (a corner alone does not count). ``tolerance`` (metres for lon/lat polygons, see
     :func:`planar`; else the polygons' unit) closes slivers and gaps of simplified data: queen then joins
     polygons less than ``tolerance`` apart, and rook needs more than 3 × ``tolerance`` of each polygon's border
-    within ``tolerance`` of the other (a corner contact at right angles measures 2 × ``tolerance``).
+    within ``tolerance`` of the other (a corner contact at right angles measures 2 × ``tolerance``). A rounding
+    allowance of 1e-9 × the map's extent is always added, so borders that differ in the last bits of their
+    coordinates (a file written in binary from computed vertices) still count as shared.
     Candidate pairs come from an STRtree; the tests are shapely's (GEOS)."""
     import shapely
 
@@ -124,14 +126,13 @@ def adjacency_from_polygons(polys, *, rule: str = "queen", tolerance: float = 0.
     ids = np.asarray(polys.index.astype(str), dtype=object)
     g = planar(np.asarray(polys.to_numpy(), dtype=object), system)
     tree = shapely.STRtree(g)
-    if tolerance > 0:
-        i, j = tree.query(g, predicate="dwithin", distance=tolerance)
-    else:
-        i, j = tree.query(g, predicate="intersects")
+    b = shapely.total_bounds(g)
+    tolerance = float(tolerance) + 1e-9 * float(max(b[2] - b[0], b[3] - b[1], 0.0))
+    i, j = tree.query(g, predicate="dwithin", distance=tolerance)
     keep = i < j
     i, j = i[keep], j[keep]
     if rule == "rook" and len(i):
-        near = shapely.buffer(g, tolerance) if tolerance > 0 else g
+        near = shapely.buffer(g, tolerance, quad_segs=2)
         edge = shapely.boundary(g)
         ab = shapely.length(shapely.intersection(edge[i], near[j]))
         ba = shapely.length(shapely.intersection(edge[j], near[i]))

@@ -329,7 +329,9 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
                    title_fontsize=10, ncols=2 if len(handles) > 14 else 1)
     geo = alignment.problem.geometry
     if geo is not None:
-        note = (f"Each unit is drawn as its own polygon ({geo.source}); heavy lines are territory borders"
+        from pathlib import Path
+
+        note = (f"Each unit is drawn as its own polygon ({Path(geo.source).name}); heavy lines are territory borders"
                 + (", dashed lines state borders" if unit_groups(alignment.problem, cells[0]) is not None else "")
                 + ", stars the reps' bases.")
     else:

@@ -147,6 +147,8 @@ class Alignment:
             out["n_units"] = len({p.pieces[i][0] if i in p.pieces else i for i in p.unit_ids})
             out["splits"] = self.splits()
             out["request"]["split"] = sorted({u for u, _ in p.pieces.values()})
+        if p.geometry is not None:
+            out["request"]["geometry"] = p.geometry.describe()
         if p.chooses_centres and p.territories is not None:  # add / remove what-if: what changed
             used = set(self.assignment.dropna())
             added = p.territories.get("added", pd.Series(False, index=p.territories.index))
