@@ -276,3 +276,25 @@ def test_map_draws_polygons_state_borders_and_hatched_split_units():
     hatched = [c for ax in fig.axes for c in ax.collections if c.get_hatch() == "////"]
     dashed = [ln for ax in fig.axes for ln in ax.lines if ln.get_linestyle() == "--"]
     assert hatched and dashed
+
+
+def test_scenario_key_align_geometry(tmp_path):
+    """``align.geometry`` is read relative to the scenario, counts in its content hash, and gives the polygon
+    graph (``align.adjacency_rule``)."""
+    from spmopt.scenario import check_scenario, load_scenario
+
+    lonlat_grid().rename(columns={"unit_id": "code"}).to_file(tmp_path / "grid.geojson")
+    pd.DataFrame({"unit_id": IDS, "potential": [2.0, 2.0, 7.0, 4.0, 5.0, 5.0, 6.0, 1.0, 4.0],
+                  "current_territory": ["A"] * 5 + ["B"] * 4}).to_csv(tmp_path / "units.csv", index=False)
+    pd.DataFrame({"territory_id": ["A", "B"], "center_unit": ["g00", "g22"]}).to_csv(tmp_path / "terr.csv",
+                                                                                      index=False)
+    text = ("name: grid\ndata:\n  units: units.csv\n  territories: terr.csv\nalign:\n  balance: {potential: 0.05}\n"
+            "  geometry: grid.geojson\n  geometry_id: code\n  adjacency_rule: rook\n")
+    (tmp_path / "s.yaml").write_text(text)
+    s = load_scenario(tmp_path / "s.yaml")
+    assert s.files()["align.geometry"] == tmp_path / "grid.geojson"
+    checked = check_scenario(s)
+    assert checked["align"]["contiguity"] == "polygons (rook)"
+    before = s.content_hash()
+    lonlat_grid().rename(columns={"unit_id": "code"}).iloc[::-1].to_file(tmp_path / "grid.geojson")
+    assert s.content_hash() != before
