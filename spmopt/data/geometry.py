@@ -290,6 +290,6 @@ def northeast_shapes() -> UnitShapes:
     ids = pd.Index([f["properties"]["unit_id"] for f in feats], dtype=object)
     geoms = [shapely.from_geojson(json.dumps(f["geometry"])) for f in feats]
     return UnitShapes(shapes=pd.Series(geoms, index=ids, dtype=object),
-                      source="us_northeast_counties.geojson (Census 2010, 1:500,000, simplified)",
+                      source="us_northeast_counties.geojson: Census 2010, 1:500,000, simplified",
                       groups=pd.Series([f["properties"]["state"] for f in feats], index=ids, dtype=object),
                       note="EPSG:4326")
