@@ -273,8 +273,21 @@ def align(
         "repeatable.")] = None,
     contiguity: Annotated[str | None, typer.Option(
         metavar="FILE|auto", help="Keep every territory connected on this adjacency graph: a file of "
-        "unit_a,unit_b pairs, or 'auto' (Delaunay neighbours of the unit coordinates). Default: 'auto' when the "
-        "units have coordinates, each territory's base unit locked to it.")] = None,
+        "unit_a,unit_b pairs, or 'auto' (shared borders of the --geometry polygons; without polygons, Delaunay "
+        "neighbours of the unit coordinates). Default: 'auto' when the units have polygons or coordinates, each "
+        "territory's base unit locked to it.")] = None,
+    geometry: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Unit polygons: GeoPackage, GeoJSON, shapefile or GeoParquet, one feature per unit "
+        "(needs pip install 'spmopt\\[geo]'). Contiguity 'auto' then uses their shared borders, units without "
+        "lat,lon get a point inside their polygon, and map.png draws them.")] = None,
+    geometry_id: Annotated[str, typer.Option(
+        metavar="COL", help="Column of the --geometry file holding the unit ids.")] = "unit_id",
+    adjacency_rule: Annotated[str, typer.Option(
+        callback=_choice("queen", "rook"), metavar="queen|rook", help="Neighbours from --geometry: 'queen' "
+        "(any shared point, corners too) or 'rook' (a shared stretch of border).")] = "queen",
+    adjacency_tolerance: Annotated[float, typer.Option(
+        callback=NONNEG, metavar="METRES", help="Gap or overlap of --geometry borders still counted as shared, "
+        "in metres (lat,lon units; else the x,y unit): closes slivers of simplified data.")] = 0.0,
     no_contiguity: Annotated[bool, typer.Option(
         "--no-contiguity", help="Territories need not be connected (account-based territories).")] = False,
     split: Annotated[str | None, typer.Option(
@@ -327,6 +340,9 @@ def align(
                              "needs contiguity; drop --no-contiguity")
         if split is not None and k is not None:
             raise InputError("--split shares units between fixed territories; it cannot be used with --k")
+        if geometry is None and (geometry_id != "unit_id" or adjacency_rule != "queen" or adjacency_tolerance):
+            raise InputError("--geometry-id, --adjacency-rule and --adjacency-tolerance apply to --geometry "
+                             "polygons; give --geometry FILE")
         if add_where is not None and not add_territories:
             raise InputError("--add-where picks the centres of --add-territories; give --add-territories N")
         what_if = {}
@@ -345,6 +361,9 @@ def align(
             from spmopt.territory.contiguity import GEOGRAPHY
 
             contiguity = False if no_contiguity else GEOGRAPHY
+        if geometry is not None:
+            kw.update(geometry=geometry, geometry_id=geometry_id, adjacency_rule=adjacency_rule,
+                      adjacency_tolerance=adjacency_tolerance)
         _run_align(u, t, d, k=k, contiguity=contiguity, weight=weight, time_limit=time_limit, work=work,
                    mip_gap=mip_gap, split=split,
                    candidates=candidates, regions=regions, folder=folder, plot=plot, log=log,
@@ -373,11 +392,21 @@ def _run_align(u, t, d, *, folder, plot: bool, log: bool, time_limit: float, mip
     console.print(f"aligning {p.n_units:,} units into {p.n_territories} territories ({kind}); "
                   f"work budget {budget:g} units, time limit {time_limit:g} s")
     t0 = time.perf_counter()
+    if p.geometry is not None:
+        g = p.geometry.describe()
+        console.print(f"polygons from {g['geometry']}: {g['polygons']:,} units ({g['crs']})"
+                      + (f"; {g['ignored_features']:,} feature(s) of other ids ignored" if g["ignored_features"]
+                         else ""))
     if p.contiguity is not None:
         c = p.contiguity.describe()
         console.print(f"contiguity on {c['graph']}: {c['edges']:,} adjacent pairs, {c['components']} connected "
                       f"piece(s), {c['n_isolated']} unit(s) without neighbours"
                       + (f" (e.g. {', '.join(c['isolated_units'][:5])})" if c["n_isolated"] else ""))
+        if c["joined"]:
+            unit = "km" if p.geometry is not None and p.geometry.system == "latlon" else "units"
+            console.print(f"{len(c['joined'])} island(s) joined to the nearest unit across the gap: "
+                          + ", ".join(f"{j['unit_a']}–{j['unit_b']} ({j['distance']:,.1f} {unit})"
+                                      for j in c["joined"][:10]) + ("…" if len(c["joined"]) > 10 else ""))
     if log:
         result = solve_problem(p, opts, progress=console.print)
     else:
@@ -479,7 +508,8 @@ def demo(
         console.print("demo data (US Census 2010, North-East counties) written to "
                       f"{folder.final(Path(paths['units']).parent)}")
         _run_align(inst.units, inst.territories, None, folder=folder, plot=True, log=False, time_limit=time_limit,
-                   work=work, mip_gap=DEMO_ALIGN["mip_gap"], contiguity=inst.adjacency, **request)
+                   work=work, mip_gap=DEMO_ALIGN["mip_gap"], contiguity=inst.adjacency, geometry=inst.geometry,
+                   **request)
 
 
 Changes = Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Change a setting of the "

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -81,3 +82,103 @@ def delaunay_edges(points: np.ndarray, system: str, *, max_factor: float = 3.0) 
     tree = {(min(a, b), max(a, b)) for a, b in zip(mst.row, mst.col, strict=True)}
     keep |= np.array([(a, b) in tree for a, b in e])
     return e[keep]
+
+
+#: the rules for neighbours from shared borders: rook needs a border of positive length, queen any common point
+ADJACENCY_RULES = ("queen", "rook")
+
+
+def planar(geoms: np.ndarray, system: str, lat0: float | None = None) -> np.ndarray:
+    """Polygons in a plane where lengths are metres: lon/lat degrees (``system='latlon'``) are projected
+    equirectangularly about ``lat0`` (default: the middle of their extent), x = R·λ·cos φ0, y = R·φ; ``'xy'``
+    polygons are returned as they are (lengths in their own unit)."""
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    if system != "latlon":
+        return geoms
+    if lat0 is None:
+        b = shapely.total_bounds(geoms)
+        lat0 = (b[1] + b[3]) / 2
+    k = np.radians(1.0) * EARTH_RADIUS_KM * 1000.0
+    scale = np.array([k * np.cos(np.radians(lat0)), k])
+    return shapely.transform(geoms, lambda xy: xy * scale)
+
+
+def adjacency_from_polygons(polys, *, rule: str = "queen", tolerance: float = 0.0,
+                            system: str = "latlon") -> pd.DataFrame:
+    """Neighbour pairs from shared borders: a table ``unit_a,unit_b`` (one row per unordered pair, ``unit_a <
+    unit_b`` as text, sorted), the form adjacency files have.
+
+    ``polys`` is a Series of shapely polygons indexed by unit id (a GeoSeries will do). ``rule='queen'``: two
+    units are neighbours when their polygons share at least one point; ``'rook'``: when they share a stretch of
+    border of positive length (a corner alone does not count). ``tolerance`` (metres for lon/lat polygons, see
+    :func:`planar`; else the polygons' unit) closes slivers and gaps of simplified data: queen then joins
+    polygons less than ``tolerance`` apart, and rook needs more than 3 × ``tolerance`` of each polygon's border
+    within ``tolerance`` of the other (a corner contact at right angles measures 2 × ``tolerance``). A rounding
+    allowance of 1e-9 × the map's extent is always added, so borders that differ in the last bits of their
+    coordinates (a file written in binary from computed vertices) still count as shared.
+    Candidate pairs come from an STRtree; the tests are shapely's (GEOS)."""
+    import shapely
+
+    if rule not in ADJACENCY_RULES:
+        raise ValueError(f"adjacency rule must be 'queen' or 'rook', got {rule!r}")
+    ids = np.asarray(polys.index.astype(str), dtype=object)
+    g = planar(np.asarray(polys.to_numpy(), dtype=object), system)
+    tree = shapely.STRtree(g)
+    b = shapely.total_bounds(g)
+    tolerance = float(tolerance) + 1e-9 * float(max(b[2] - b[0], b[3] - b[1], 0.0))
+    i, j = tree.query(g, predicate="dwithin", distance=tolerance)
+    keep = i < j
+    i, j = i[keep], j[keep]
+    if rule == "rook" and len(i):
+        near = shapely.buffer(g, tolerance, quad_segs=2)
+        edge = shapely.boundary(g)
+        ab = shapely.length(shapely.intersection(edge[i], near[j]))
+        ba = shapely.length(shapely.intersection(edge[j], near[i]))
+        shared = np.minimum(ab, ba) > 3.0 * tolerance
+        i, j = i[shared], j[shared]
+    a, b = ids[i], ids[j]
+    lo = np.where(a < b, a, b)
+    hi = np.where(a < b, b, a)
+    out = pd.DataFrame({"unit_a": lo, "unit_b": hi}, dtype=object)
+    return out.sort_values(["unit_a", "unit_b"], kind="stable").reset_index(drop=True)
+
+
+def nearest_links(polys, pairs: pd.DataFrame, *, system: str = "latlon") -> pd.DataFrame:
+    """The shortest links that join the pieces of a neighbour graph into one (Borůvka's rule on the pieces:
+    each piece is joined to its nearest polygon outside it, until one piece is left). Islands — units with no
+    neighbour, or groups that touch only each other, such as an island county with its own islets — are linked
+    to the nearest unit across the water, as a ferry would. Returns ``unit_a,unit_b,distance`` (km for lon/lat
+    polygons, else the polygons' unit), empty when the graph is connected already."""
+    import networkx as nx
+    import shapely
+
+    ids = [str(u) for u in polys.index]
+    g = planar(np.asarray(polys.to_numpy(), dtype=object), system)
+    scale = 1000.0 if system == "latlon" else 1.0
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(ids)))
+    pos = {u: k for k, u in enumerate(ids)}
+    graph.add_edges_from((pos[a], pos[b]) for a, b in zip(pairs["unit_a"], pairs["unit_b"], strict=True))
+    links: list[tuple[str, str, float]] = []
+    while True:
+        pieces = [sorted(c) for c in nx.connected_components(graph)]
+        if len(pieces) < 2:
+            break
+        found = {}
+        for piece in pieces:
+            inside = np.zeros(len(ids), dtype=bool)
+            inside[piece] = True
+            others = np.flatnonzero(~inside)
+            tree = shapely.STRtree(g[others])
+            src, dst = tree.query_nearest(g[piece], return_distance=False, all_matches=False)
+            d = shapely.distance(g[np.asarray(piece)[src]], g[others[dst]])
+            k = int(np.lexsort((others[dst], np.asarray(piece)[src], d))[0])
+            a, b = int(piece[src[k]]), int(others[dst[k]])
+            found[(min(a, b), max(a, b))] = float(d[k])
+        for (a, b), d in sorted(found.items(), key=lambda kv: (kv[1], kv[0])):
+            if not nx.has_path(graph, a, b):
+                graph.add_edge(a, b)
+                links.append((min(ids[a], ids[b]), max(ids[a], ids[b]), d / scale))
+    return pd.DataFrame(links, columns=["unit_a", "unit_b", "distance"])

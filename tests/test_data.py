@@ -148,13 +148,15 @@ def test_shipped_census_data():
 
 
 def test_committed_scenario_copy_matches_generator(tmp_path):
-    """scenarios/northeast/*.csv are what `northeast()` writes (so the two cannot drift apart)."""
+    """scenarios/northeast/*.csv and geometry.geojson are what `northeast()` writes (so the two cannot drift
+    apart)."""
     from pathlib import Path
 
     here = Path(__file__).resolve().parent.parent / "scenarios" / "northeast"
     paths = northeast().write(tmp_path)
+    assert set(paths) == {"units", "territories", "adjacency", "geometry"}
     for name, p in paths.items():
-        assert Path(p).read_text() == (here / f"{name}.csv").read_text(), name
+        assert Path(p).read_text() == (here / Path(p).name).read_text(), name
 
 
 def test_row_map_is_shared_not_copied_and_centres_take_their_units_coordinates():

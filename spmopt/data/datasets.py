@@ -11,7 +11,9 @@ a seeded generator:
   the current alignment sends each county to its nearest base — compact, but (as inherited alignments are)
   unbalanced.
 
-The county adjacency (Census ``county_adjacency.txt``) is shipped for contiguity.
+The county adjacency (Census ``county_adjacency.txt``) is shipped for contiguity, and the county polygons
+(Census 2010 cartographic boundaries at 1:500,000, simplified) for maps and adjacency from shared borders:
+``northeast().geometry``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from spmopt.data.generate import Instance, choose_centres
+from spmopt.data.geometry import UnitShapes, northeast_shapes
 from spmopt.geo import distance_matrix
 
 DEMO_SEED = 2010
@@ -50,8 +53,14 @@ def northeast_counties() -> pd.DataFrame:
     return _read("us_northeast_counties.csv")
 
 
+def northeast_polygons() -> UnitShapes:
+    """The 217 county polygons (lon/lat, EPSG:4326), by 5-digit FIPS, each with its state as group."""
+    return northeast_shapes()
+
+
 def northeast(n_territories: int = DEMO_TERRITORIES, seed: int = DEMO_SEED) -> Instance:
-    """The North-East demo case (see module doc) as units / territories / adjacency tables."""
+    """The North-East demo case (see module doc) as units / territories / adjacency tables and the counties'
+    polygons (``geometry``)."""
     c = northeast_counties()
     rng = np.random.default_rng(seed)
     pop = c["population"].to_numpy(dtype=float)
@@ -74,4 +83,4 @@ def northeast(n_territories: int = DEMO_TERRITORIES, seed: int = DEMO_SEED) -> I
     territories = pd.DataFrame({"territory_id": tid, "center_unit": c["geoid"].to_numpy()[base],
                                 "base": names[base]})
     adjacency = _read("us_northeast_adjacency.csv")
-    return Instance(units=units, territories=territories, adjacency=adjacency)
+    return Instance(units=units, territories=territories, adjacency=adjacency, geometry=northeast_polygons())

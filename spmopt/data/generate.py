@@ -24,11 +24,13 @@ from spmopt.geo import delaunay_edges, distance_matrix
 @dataclass(frozen=True)
 class Instance:
     """Generated tables: ``units`` (unit_id, x|lat, y|lon, measures, current_territory), ``territories``
-    (territory_id, center_unit, coordinates) and ``adjacency`` (unit_a, unit_b)."""
+    (territory_id, center_unit, coordinates) and ``adjacency`` (unit_a, unit_b); ``geometry`` the units' polygons
+    when the case has them (a :class:`spmopt.data.geometry.UnitShapes`; the shipped North-East counties)."""
 
     units: pd.DataFrame
     territories: pd.DataFrame
     adjacency: pd.DataFrame
+    geometry: object = None
 
     def write(self, out_dir) -> dict[str, str]:
         from pathlib import Path
@@ -36,8 +38,13 @@ class Instance:
         from spmopt.data.io import write_csv_atomic
 
         out = Path(out_dir)
-        return {name: str(write_csv_atomic(getattr(self, name), out / f"{name}.csv"))
-                for name in ("units", "territories", "adjacency")}
+        paths = {name: str(write_csv_atomic(getattr(self, name), out / f"{name}.csv"))
+                 for name in ("units", "territories", "adjacency")}
+        if self.geometry is not None:
+            from spmopt.data.geometry import write_geojson
+
+            paths["geometry"] = str(write_geojson(self.geometry, out / "geometry.geojson"))
+        return paths
 
 
 def _ids(prefix: str, n: int) -> list[str]:

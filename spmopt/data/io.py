@@ -260,6 +260,13 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return p
 
 
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` (UTF-8), atomically."""
+    p = Path(path)
+    _atomic_write(p, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return p
+
+
 def _json_default(o: Any) -> Any:
     import numpy as np
 

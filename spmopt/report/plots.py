@@ -40,14 +40,42 @@ def _unit_places(p) -> tuple[pd.Index, np.ndarray, float]:
     return base[first], np.column_stack([x[first] / aspect, y[first]]), aspect
 
 
+def unit_polygons(p):
+    """The units' own polygons (``p.geometry``) in the map's plane (longitude × cos(mean latitude), latitude),
+    one per map unit (a split unit once). Returns (unit ids, shapely polygons, projected points), as
+    :func:`unit_cells`."""
+    import shapely
+
+    ids, pts, aspect = _unit_places(p)
+    geoms = np.asarray(p.geometry.shapes.reindex(ids).to_numpy(), dtype=object)
+    if p.geometry.system == "latlon":
+        geoms = shapely.transform(geoms, lambda xy: xy * np.array([1.0 / aspect, 1.0]))
+    return ids, list(geoms), pts
+
+
+def unit_groups(p, ids) -> pd.Series | None:
+    """Each map unit's group for outlines (its ``state``: the units' column, else the polygon file's), or None."""
+    if "state" in p.units.columns:
+        base = pd.Index([p.pieces[i][0] if i in p.pieces else i for i in p.unit_ids])
+        g = pd.Series(p.units["state"].to_numpy(), index=base)
+        g = g[~g.index.duplicated()]
+        return g.reindex(ids)
+    if p.geometry is not None and p.geometry.groups is not None:
+        return p.geometry.groups.reindex(ids)
+    return None
+
+
 def unit_cells(p):
-    """One polygon per map unit: its Voronoi cell among the unit locations, clipped to the units' hull widened
-    by a typical reach and to a disc around the unit as wide as 1.2× the distance to its third-nearest
-    neighbour (at least 1.5× the median spacing), so edge and isolated units get a cell of a sensible size.
-    Returns (unit ids, shapely polygons, projected points)."""
+    """One polygon per map unit: the units' own polygons when the problem has them (:func:`unit_polygons`),
+    else its Voronoi cell among the unit locations, clipped to the units' hull widened by a typical reach and
+    to a disc around the unit as wide as 1.2× the distance to its third-nearest neighbour (at least 1.5× the
+    median spacing), so edge and isolated units get a cell of a sensible size. Returns (unit ids, shapely
+    polygons, projected points)."""
     from scipy.spatial import Voronoi, cKDTree
     from shapely import MultiPoint, Point, Polygon
 
+    if getattr(p, "geometry", None) is not None:
+        return unit_polygons(p)
     ids, pts, _ = _unit_places(p)
     n = len(pts)
     if n == 1:
@@ -74,14 +102,22 @@ def unit_cells(p):
 
 
 def _draw_polygons(ax, geoms, **kw) -> None:
+    """One patch per geometry (all its parts, holes left open), so per-geometry colours line up."""
     from matplotlib.collections import PatchCollection
-    from matplotlib.patches import Polygon as MplPolygon
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+    from shapely.geometry.polygon import orient
 
     patches = []
     for g in geoms:
+        rings = []
         for part in getattr(g, "geoms", [g]):
             if part.geom_type == "Polygon" and not part.is_empty:
-                patches.append(MplPolygon(np.asarray(part.exterior.coords), closed=True))
+                part = orient(part, 1.0)   # exterior anticlockwise, holes clockwise: holes stay empty
+                rings += [np.asarray(part.exterior.coords)] + [np.asarray(r.coords) for r in part.interiors]
+        if not rings:
+            rings = [np.zeros((1, 2))]   # keeps the colours of the other geometries in line
+        patches.append(PathPatch(MplPath.make_compound_path(*[MplPath(r, closed=True) for r in rings])))
     ax.add_collection(PatchCollection(patches, **kw))
 
 
@@ -143,6 +179,11 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
         mine = [geoms[k] for k in range(len(ids)) if terr.iloc[k] == t]
         if mine:
             outlines[t] = unary_union(mine)
+    groups = unit_groups(p, ids) if getattr(p, "geometry", None) is not None else None
+    group_lines = []   # state (group) borders: drawn with real polygons only, where they are true borders
+    if groups is not None and groups.nunique() > 1:
+        for _, members in groups.groupby(groups.to_numpy(), sort=True):
+            group_lines.append(unary_union([geoms[ids.get_loc(u)] for u in members.index]).boundary)
 
     def draw(a, box=None, stars=True) -> None:
         keep = np.ones(len(ids), dtype=bool) if box is None else \
@@ -154,6 +195,8 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
         if hatched:
             _draw_polygons(a, [geoms[k] for k in hatched], facecolors=list(face[hatched]), edgecolors="black",
                            linewidths=0.6, hatch="////", zorder=2)
+        for g in group_lines:
+            _draw_lines(a, g, color="#555555", lw=0.8, ls=(0, (4, 2)), zorder=2.5)
         for g in outlines.values():
             _draw_lines(a, g, color="#333333", lw=1.1, zorder=3, solid_joinstyle="round")
         for t, (cx, cy) in centre_of.items():
@@ -203,6 +246,10 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
             handles.append(Patch(facecolor="white", edgecolor="black", hatch="////", label="shared unit"))
         if only_moved:
             handles.append(Patch(facecolor="#e6e6e6", edgecolor="white", label="stays"))
+        if group_lines:
+            from matplotlib.lines import Line2D
+
+            handles.append(Line2D([], [], color="#555555", lw=0.8, ls=(0, (4, 2)), label="state border"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False,
                   title="territory", title_fontsize=7.5)
     return ax
@@ -230,8 +277,9 @@ def _centre_points(alignment: Alignment, labels, which: str) -> dict:
 def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
     """The current alignment and the optimised one side by side, below them the units that move and the legend
     (the territory ids of the balance table), with the key figures in the titles. Returns the figure (one panel if
-    there is no current alignment). The cells are Voronoi cells of the unit locations (no unit shapes given);
-    the caption says so."""
+    there is no current alignment). The units are drawn as their polygons when the problem has them (with state
+    borders when the units have a ``state`` column), else as Voronoi cells of their locations; the caption says
+    which."""
     before = alignment.before
     n = 3 if before is not None else 1
     if n == 3:  # two rows: before | after, then the units that move | the legend and the key
@@ -275,10 +323,22 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
             handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
                                  label="shared unit (largest share's colour)"))
         handles.append(Patch(facecolor="#e6e6e6", edgecolor="white", label="stays (map of the units that move)"))
+        if alignment.problem.geometry is not None and unit_groups(alignment.problem, cells[0]) is not None:
+            from matplotlib.lines import Line2D
+
+            handles.append(Line2D([], [], color="#555555", lw=0.8, ls=(0, (4, 2)), label="state border"))
         key.legend(handles=handles, loc="upper left", fontsize=9, frameon=False, title="territory",
                    title_fontsize=10, ncols=2 if len(handles) > 14 else 1)
-    note = ("Each unit is drawn as its Voronoi cell around its location (no unit shapes given), clipped near the "
-            "units; heavy lines are territory borders, stars the reps' bases.")
+    geo = alignment.problem.geometry
+    if geo is not None:
+        from pathlib import Path
+
+        note = (f"Each unit is drawn as its own polygon ({Path(geo.source).name}); heavy lines are territory borders"
+                + (", dashed lines state borders" if unit_groups(alignment.problem, cells[0]) is not None else "")
+                + ", stars the reps' bases.")
+    else:
+        note = ("Each unit is drawn as its Voronoi cell around its location (no unit shapes given), clipped near "
+                "the units; heavy lines are territory borders, stars the reps' bases.")
     if key is not None:
         import textwrap
 

@@ -53,6 +53,7 @@ class Inputs:
     quotas: pd.DataFrame | None = None
     sim_reps: pd.DataFrame | None = None
     contiguity: Any = None
+    geometry: Any = None   # the units' polygons as read (a GeoDataFrame), matched to the units by make_problem
     plans: list = field(default_factory=list)
     stress: list | None = None
     rows: dict[str, int] = field(default_factory=dict)   # dotted key → rows read
@@ -111,6 +112,14 @@ def load_inputs(scn: Scenario) -> Inputs:
         from spmopt.territory.contiguity import GEOGRAPHY
 
         inp.contiguity = GEOGRAPHY
+    if "align.geometry" in files:
+        from spmopt.data.geometry import read_geometry
+
+        path = files["align.geometry"]
+        if not path.exists():
+            raise scn.fail("align.geometry", f"file not found: {path}")
+        inp.geometry = read_geometry(path, id_column=scn.align.geometry_id)
+        inp.rows["align.geometry"] = len(inp.geometry)
     if "simulate.reps" in files:
         inp.sim_reps = _read(scn, "simulate.reps", files["simulate.reps"])
         inp.rows["simulate.reps"] = len(inp.sim_reps)
@@ -164,7 +173,8 @@ def _problem(scn: Scenario, inp: Inputs):
     a = scn.align
     return make_problem(inp.units, inp.territories, inp.distances, k=a.k, balance=a.balance, capacity=a.capacity,
                         weight=a.weight, max_disruption=a.max_disruption, disruption_price=a.disruption_price,
-                        contiguity=inp.contiguity, split=a.split)
+                        contiguity=inp.contiguity, split=a.split, geometry=inp.geometry, geometry_id=a.geometry_id,
+                        adjacency_rule=a.adjacency_rule, adjacency_tolerance=a.adjacency_tolerance)
 
 
 def _basis(scn: Scenario, inp: Inputs, alignment):

@@ -104,6 +104,12 @@ class AlignSettings(_Model):
     # not given: 'auto' when the units have coordinates
     contiguity: bool | str | None = None
     split: list[str] | str | None = None   # unit ids to share between neighbouring territories, or 'auto'
+    # unit polygons (GeoPackage, GeoJSON, shapefile, GeoParquet; relative path): maps draw them, and contiguity
+    # 'auto' (or not given) uses their shared borders
+    geometry: str | None = None
+    geometry_id: str = "unit_id"           # the geometry file's column of unit ids
+    adjacency_rule: Literal["queen", "rook"] = "queen"
+    adjacency_tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0   # metres (lat,lon units)
     time_limit: Annotated[float, Field(gt=0)] = 60.0
     work: Annotated[float, Field(gt=0)] | None = None   # work units; default 0.6 × time_limit (spmopt.work)
     mip_gap: Annotated[float, Field(ge=0, lt=1)] = 1e-3
@@ -277,6 +283,8 @@ class Scenario(_Model):
         if self.align is not None and isinstance(self.align.contiguity, str) and \
                 self.align.contiguity.strip().lower() != "auto":
             out["align.contiguity"] = self.path(self.align.contiguity)
+        if self.align is not None and self.align.geometry is not None:
+            out["align.geometry"] = self.path(self.align.geometry)
         if self.simulate is not None:
             for i, p in enumerate(self.simulate.plans):
                 out[f"simulate.plans[{i}]"] = self.path(p)

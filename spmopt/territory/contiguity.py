@@ -1,8 +1,10 @@
 """Contiguity: every territory connected on a unit adjacency graph.
 
-The graph comes from a file of ``unit_a,unit_b`` pairs or, with ``auto``, from a Delaunay triangulation of the
-unit coordinates with over-long edges dropped (:func:`spmopt.geo.delaunay_edges`). Units without neighbours are
-kept and reported, never dropped.
+The graph comes from a file of ``unit_a,unit_b`` pairs or, with ``auto``, from the units' polygons when they have
+them (shared borders, queen or rook: :func:`spmopt.geo.adjacency_from_polygons`; islands joined to their nearest
+unit, :func:`spmopt.geo.nearest_links`), else from a Delaunay triangulation of the unit coordinates with over-long
+edges dropped (:func:`spmopt.geo.delaunay_edges`). Units without neighbours in a file's graph are kept and
+reported, never dropped.
 
 The model enforces contiguity exactly with *separator cuts added in rounds* (Validi & Buchanan 2022, "Political
 districting to minimize cut edges"; Oehrlein & Haunert 2017): solve, find every territory that falls in pieces,
@@ -37,6 +39,8 @@ class Contiguity:
 
     graph: nx.Graph
     source: str
+    #: pairs added to join the pieces of a polygon graph (islands): ``(unit_a, unit_b, distance)``
+    links: tuple = ()
 
     @property
     def isolated(self) -> list:
@@ -47,7 +51,9 @@ class Contiguity:
         comps = nx.number_connected_components(self.graph)
         iso = self.isolated
         return {"graph": self.source, "edges": self.graph.number_of_edges(), "components": comps,
-                "isolated_units": [str(u) for u in iso[:50]], "n_isolated": len(iso)}
+                "isolated_units": [str(u) for u in iso[:50]], "n_isolated": len(iso),
+                "joined": [{"unit_a": str(a), "unit_b": str(b), "distance": round(float(d), 3)}
+                           for a, b, d in self.links]}
 
 
 def adjacency_from_table(table: pd.DataFrame, unit_ids: pd.Index, *, source: str = "adjacency") -> Contiguity:
@@ -105,19 +111,48 @@ def adjacency_auto(units: pd.DataFrame) -> Contiguity:
     return Contiguity(graph=g, source="auto (Delaunay)")
 
 
-#: the default request: contiguous on the units' own geography when they have one (coordinates), else none
+def adjacency_from_shapes(shapes, units: pd.DataFrame, *, rule: str = "queen",
+                          tolerance: float = 0.0) -> Contiguity:
+    """Neighbours from the units' polygons (a :class:`spmopt.data.geometry.UnitShapes`): shared borders by
+    ``rule`` (queen / rook, ``tolerance`` in metres for lon/lat, see :func:`spmopt.geo.adjacency_from_polygons`),
+    then each island — a unit or group of units touching no other — joined to its nearest unit across the gap
+    (:func:`spmopt.geo.nearest_links`), as ``auto`` keeps the Delaunay graph connected. The joins are listed in
+    :attr:`Contiguity.links` and by ``describe()``."""
+    from spmopt.geo import adjacency_from_polygons, nearest_links
+
+    polys = shapes.shapes.loc[units.index]
+    pairs = adjacency_from_polygons(polys, rule=rule, tolerance=tolerance, system=shapes.system)
+    links = nearest_links(polys, pairs, system=shapes.system)
+    as_id = {str(u): u for u in units.index}
+    g = nx.Graph()
+    g.add_nodes_from(units.index)
+    g.add_edges_from((as_id[a], as_id[b]) for a, b in zip(pairs["unit_a"], pairs["unit_b"], strict=True))
+    g.add_edges_from((as_id[a], as_id[b]) for a, b in zip(links["unit_a"], links["unit_b"], strict=True))
+    tol = f", tolerance {tolerance:g} {'m' if shapes.system == 'latlon' else 'units'}" if tolerance else ""
+    return Contiguity(graph=g, source=f"polygons ({rule}{tol})",
+                      links=tuple((as_id[a], as_id[b], float(d)) for a, b, d in links.itertuples(index=False)))
+
+
+#: the default request: contiguous on the units' own geography when they have one (polygons or coordinates),
+#: else none
 GEOGRAPHY = "geography"
 
 
-def load_contiguity(spec, units: pd.DataFrame) -> Contiguity | None:
-    """``spec`` is ``'geography'`` (the default of every entry point: ``'auto'`` when the units have
-    coordinates, else no contiguity), None or False (no contiguity), ``'auto'``, a path to an adjacency file,
-    a DataFrame of pairs, a networkx graph, or a :class:`Contiguity`."""
+def load_contiguity(spec, units: pd.DataFrame, shapes=None, *, rule: str = "queen",
+                    tolerance: float = 0.0) -> Contiguity | None:
+    """``spec`` is ``'geography'`` (the default of every entry point: ``'auto'`` when the units have polygons
+    or coordinates, else no contiguity), None or False (no contiguity), ``'auto'`` (shared borders of the units'
+    polygons ``shapes`` when given, by ``rule`` and ``tolerance``; else Delaunay neighbours of the coordinates),
+    a path to an adjacency file, a DataFrame of pairs, a networkx graph, or a :class:`Contiguity`."""
     if spec is None or spec is False:
         return None
     if isinstance(spec, str) and spec == GEOGRAPHY:
+        if shapes is not None:
+            return adjacency_from_shapes(shapes, units, rule=rule, tolerance=tolerance)
         return adjacency_auto(units) if units.attrs.get("coords") is not None else None
-    if spec is True:
+    if spec is True or (isinstance(spec, str) and spec.strip().lower() == "auto"):
+        if shapes is not None:
+            return adjacency_from_shapes(shapes, units, rule=rule, tolerance=tolerance)
         return adjacency_auto(units)
     if isinstance(spec, Contiguity):
         return spec
@@ -129,8 +164,6 @@ def load_contiguity(spec, units: pd.DataFrame) -> Contiguity | None:
         g.add_nodes_from(units.index)
         g.add_edges_from((a, b) for a, b in spec.edges if a != b)
         return Contiguity(graph=g, source="graph")
-    if isinstance(spec, str) and spec.strip().lower() == "auto":
-        return adjacency_auto(units)
     if isinstance(spec, pd.DataFrame):
         return adjacency_from_table(spec, units.index)
     if isinstance(spec, str | Path):

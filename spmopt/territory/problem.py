@@ -27,6 +27,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from spmopt.data.geometry import UnitShapes, unit_shapes, with_points
 from spmopt.data.validate import (
     COUNT_MEASURE,
     check_territory_refs,
@@ -36,7 +37,7 @@ from spmopt.data.validate import (
     validate_units,
 )
 from spmopt.errors import InfeasibleError, InputError
-from spmopt.geo import distance_matrix
+from spmopt.geo import ADJACENCY_RULES, distance_matrix
 from spmopt.territory.contiguity import (
     GEOGRAPHY,
     Contiguity,
@@ -81,6 +82,7 @@ class AlignmentProblem:
     must_open: frozenset = frozenset()
     closed: frozenset = frozenset()
     pieces: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    geometry: UnitShapes | None = None   # the units' polygons (by whole unit id): adjacency and maps
     reach_fixing: bool = True   # drop pairs out of reach (contiguity); off in the elastic diagnosis of upper limits
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)   # derived data, per problem
 
@@ -274,6 +276,10 @@ def make_problem(
     add_candidates=None,
     remove=None,
     split=None,
+    geometry=None,
+    geometry_id: str = "unit_id",
+    adjacency_rule: str = "queen",
+    adjacency_tolerance: float = 0.0,
 ) -> AlignmentProblem:
     """Validate raw tables and options into an :class:`AlignmentProblem`.
 
@@ -292,6 +298,13 @@ def make_problem(
     ``split`` shares units between neighbouring territories (:mod:`spmopt.territory.split`): a list of unit ids,
     or ``'auto'`` for every unit no connected territory can hold whole at the balance tolerances. Each is cut
     into equal pieces (``<unit>#1`` …) of at most one tolerance each; the answer gives each territory's share.
+
+    ``geometry`` gives the units polygons (:mod:`spmopt.data.geometry`): a GeoPackage / GeoJSON / shapefile /
+    GeoParquet path, a GeoDataFrame with the ids in ``geometry_id``, or a Series of polygons by unit id. With
+    polygons, the default and ``'auto'`` contiguity are their shared borders (``adjacency_rule`` ``'queen'``: any
+    common point, ``'rook'``: a common stretch of border; ``adjacency_tolerance`` in metres closes slivers and
+    gaps; islands are joined to their nearest unit), units without coordinates get a point inside their polygon,
+    and maps draw the polygons.
 
     What-ifs on fixed territories (location–allocation with the current centres kept): ``add=n`` opens n new
     territories whose centres are chosen among ``add_candidates`` (unit ids, or a pandas query on the units
@@ -314,6 +327,14 @@ def make_problem(
     measures = [*balance, *capacity, *max_disruption, *disruption_price] + ([weight] if weight else [])
 
     u = validate_units(units, measures=measures, coordinates_required=False)
+    shapes = None
+    if geometry is not None:
+        if adjacency_rule not in ADJACENCY_RULES:
+            raise InputError(f"adjacency rule must be 'queen' or 'rook', got '{adjacency_rule}'")
+        if not np.isfinite(adjacency_tolerance) or adjacency_tolerance < 0:
+            raise InputError(f"adjacency tolerance must be a number of metres >= 0, got {adjacency_tolerance:g}")
+        shapes = unit_shapes(geometry, u, id_column=geometry_id)
+        u = with_points(u, shapes)
     system = u.attrs["coords"]
     dunit = "km" if system == "latlon" else "distance units"
     dist_units: set[str] = set()
@@ -393,7 +414,7 @@ def make_problem(
             raise InputError(f"capacity measure '{m}' is not a column")
     if t_frame is not None:
         _check_capacity_over_minimums(t_frame, capacity)
-    contig = load_contiguity(contiguity, u)
+    contig = load_contiguity(contiguity, u, shapes, rule=adjacency_rule, tolerance=adjacency_tolerance)
     parts: dict = {}
     if split is not None and split is not False and not (isinstance(split, list | tuple) and not split):
         u, contig, D, parts, t_frame = _split(u, contig, D, t_frame, split, balance, k)
@@ -403,7 +424,7 @@ def make_problem(
                             limits=limits, weight=weight, k=k, max_disruption=max_disruption,
                             disruption_price=disruption_price, territories=t_frame, distance_unit=dunit,
                             contiguity=contig, must_open=frozenset(must_open), closed=frozenset(closed),
-                            pieces=_frozen(parts))
+                            pieces=_frozen(parts), geometry=shapes)
 
 
 def _split(u: pd.DataFrame, contig: Contiguity | None, D: np.ndarray, t_frame: pd.DataFrame | None, split,

@@ -147,6 +147,8 @@ class Alignment:
             out["n_units"] = len({p.pieces[i][0] if i in p.pieces else i for i in p.unit_ids})
             out["splits"] = self.splits()
             out["request"]["split"] = sorted({u for u, _ in p.pieces.values()})
+        if p.geometry is not None:
+            out["request"]["geometry"] = p.geometry.describe()
         if p.chooses_centres and p.territories is not None:  # add / remove what-if: what changed
             used = set(self.assignment.dropna())
             added = p.territories.get("added", pd.Series(False, index=p.territories.index))
@@ -174,6 +176,10 @@ def align(
     disruption_price: dict[str, float] | None = None,
     contiguity=GEOGRAPHY,
     split=None,
+    geometry=None,
+    geometry_id: str = "unit_id",
+    adjacency_rule: str = "queen",
+    adjacency_tolerance: float = 0.0,
     add: int = 0,
     add_candidates=None,
     remove=None,
@@ -193,7 +199,10 @@ def align(
     territory connected: by default on the units' Delaunay neighbours when they have coordinates (``False`` for
     none; ``'auto'``, an adjacency file or a table of ``unit_a,unit_b`` pairs to name the graph); ``split`` shares
     the named units (or ``'auto'``: those no connected territory can hold whole) between neighbouring territories
-    (see :func:`make_problem`; :meth:`Alignment.splits` gives the shares). ``add`` /
+    (see :func:`make_problem`; :meth:`Alignment.splits` gives the shares); ``geometry`` gives the units'
+    polygons (a GeoPackage / GeoJSON / shapefile / GeoParquet path or a GeoDataFrame, ids in ``geometry_id``):
+    the default contiguity is then their shared borders (``adjacency_rule`` ``'queen'`` or ``'rook'``,
+    ``adjacency_tolerance`` metres) and the map draws them. ``add`` /
     ``add_candidates`` / ``remove`` are what-ifs on the fixed territories (open new territories with chosen
     centres, close named ones or let the optimisation choose which; see :func:`make_problem`). ``time_limit`` (s)
     is the wall-clock guard and ``mip_gap`` the gap at which to stop; the work budget (``work``, default
@@ -211,7 +220,8 @@ def align(
         p = make_problem(units, territories, distances, k=k, balance=balance, capacity=capacity, weight=weight,
                          max_disruption=max_disruption, disruption_price=disruption_price,
                          contiguity=contiguity, split=split, add=add, add_candidates=add_candidates,
-                         remove=remove)
+                         remove=remove, geometry=geometry, geometry_id=geometry_id, adjacency_rule=adjacency_rule,
+                         adjacency_tolerance=adjacency_tolerance)
     opts = options or SolveOptions(time_limit=time_limit, work=work, mip_gap=mip_gap)
     return solve_problem(p, opts, warm_start=warm_start)
 

@@ -194,7 +194,8 @@ def split(units: pd.DataFrame, contiguity: Contiguity | None, pieces: Mapping[st
             for x in range(len(grp)):
                 for y in range(x + 1, len(grp)):
                     g.add_edge(grp[x], grp[y])
-        contig = Contiguity(graph=g, source=f"{contiguity.source}, {len(pieces)} unit(s) split")
+        contig = Contiguity(graph=g, source=f"{contiguity.source}, {len(pieces)} unit(s) split",
+                            links=contiguity.links)
     return out, contig, distance[rows], parts
 
 
