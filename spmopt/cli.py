@@ -278,7 +278,7 @@ def align(
         "territory's base unit locked to it.")] = None,
     geometry: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Unit polygons: GeoPackage, GeoJSON, shapefile or GeoParquet, one feature per unit "
-        "(needs pip install 'spmopt\\[geo]'). Contiguity 'auto' then uses their shared borders, units without "
+        "(read with geopandas). Contiguity 'auto' then uses their shared borders, units without "
         "lat,lon get a point inside their polygon, and map.png draws them.")] = None,
     geometry_id: Annotated[str, typer.Option(
         metavar="COL", help="Column of the --geometry file holding the unit ids.")] = "unit_id",

@@ -2,8 +2,8 @@
 
 A geometry file gives each unit its shape: GeoPackage (``.gpkg``), GeoJSON (``.geojson``/``.json``), shapefile
 (``.shp``) or GeoParquet (``.parquet``), one feature per unit with an id column (default ``unit_id``) holding the
-units file's ids. Files are read by geopandas (engine pyogrio; ``geopandas.read_parquet`` for GeoParquet), an
-optional dependency: ``pip install 'spmopt[geo]'``.
+units file's ids. Files are read by geopandas (engine pyogrio; ``geopandas.read_parquet`` for GeoParquet), a
+dependency of spmopt (an install without it is told ``pip install 'spmopt[geo]'``).
 
 Checks, each an :class:`~spmopt.errors.InputError` naming the file, the feature (``row``: features are counted
 from 1, as a GIS attribute table shows them) and the column: the id column exists; no id is missing or given
