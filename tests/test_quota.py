@@ -248,7 +248,10 @@ def test_equal_chance_analytic_two_reps():
     np.testing.assert_allclose(r.table["quota"], [50_000, 50_000], rtol=1e-9)
     # a total beyond the unbounded range that a fixed quota makes placeable (review case)
     small = df.assign(opportunities_per_year=[10, 10])
-    r = set_quotas(small, 30_000, "equal_chance", fixed={"A": 25_000}, trials=500)
+    from spmopt.quota import QuotaWarning
+
+    with pytest.warns(QuotaWarning, match=r"A \(fixed: 0 %\)"):   # A's fixed 25,000 is beyond its 10 deals
+        r = set_quotas(small, 30_000, "equal_chance", fixed={"A": 25_000}, trials=500)
     assert list(r.table["quota"]) == [25_000, 5_000]
 
 
