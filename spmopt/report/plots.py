@@ -481,7 +481,7 @@ def plot_attainment(result, stress: str | Sequence[str] | None = None, *, bins: 
         ax.set_xlabel("annual attainment (% of quota)")
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        ax.legend(fontsize=7.5, loc="upper right", frameon=True)
+        ax.legend(fontsize=8.5, loc="upper right", frameon=True)
     for ax in axes[:, 0]:
         ax.set_ylabel("rep-years")
     for ax in axes.ravel()[len(cases):]:
