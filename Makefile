@@ -5,9 +5,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-slow test-all lint bench clean
 
+# uv (from PyPI) installs in seconds; pip is the fallback if uv cannot be had or fails
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	# uv (from PyPI) installs in seconds; pip is the fallback if uv cannot be had or fails
 	( $(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]' ) \
 	  || ( $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '.[test]' )
 	touch $(STAMP)

@@ -90,7 +90,7 @@ def _usage_message(exc) -> str:
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True,
                   help="spmopt: territory design, quotas and comp-plan simulation for sales performance management.")
 console = LineConsole(stderr=True, soft_wrap=True)   # messages are lines: never cut a path in two
-_beat: list = []    # the running command's heartbeat (spmopt.heartbeat): piped logs get a line every 10 s
+_beat: list = []    # the running command's heartbeat (spmopt.heartbeat): piped logs get a line after 7.5 s of quiet
 out_console = Console()
 
 

@@ -26,14 +26,18 @@ class LineConsole(Console):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.last = time.monotonic()   # the first silence counts from here (the command's start), not from the work's
+        self.created = self.last = time.monotonic()
         self.last_text = ""
+        self.beats = 0
 
-    def print(self, *objects, **kwargs) -> None:   # noqa: A003 - Rich's name
+    def print(self, *objects, beat: bool = False, **kwargs) -> None:   # noqa: A003 - Rich's name
+        """Rich's print; ``beat=True`` for a heartbeat line, which is not a line of the work (it leaves ``last``
+        and ``last_text`` as they were, so beats never repeat one another)."""
         super().print(*objects, **kwargs)
-        self.last = time.monotonic()
-        if objects and isinstance(objects[0], str):
-            self.last_text = objects[0]
+        if not beat:
+            self.last = time.monotonic()
+            if objects and isinstance(objects[0], str):
+                self.last_text = objects[0]
 
 
 class Beat:
@@ -41,26 +45,32 @@ class Beat:
 
     def __init__(self, console: LineConsole, what: str, interval: float) -> None:
         self.console, self.what, self.interval = console, what, interval
-        self.t0 = time.monotonic()
+        # the first heartbeat on a console counts the quiet from the console's creation (a command's imports and
+        # reading come before its work starts); later ones (another command in the same process) from their start
+        self.t0 = self.last_beat = console.created if not console.beats else time.monotonic()
+        console.beats += 1
         self._status: str | None = None
+        self._status_at = -float("inf")
         self._stop = threading.Event()
 
     def status(self, text: str) -> None:
-        self._status = text
+        self._status, self._status_at = text, time.monotonic()
 
-    def _line(self) -> str:
-        if self._status:
-            doing = self._status
-        else:
-            doing = _plain(self.console.last_text) or "started"
-        now = time.monotonic()
-        return (f"{now - self.t0:6.1f} s … still {self.what}: {doing[:80]} "
-                f"({now - self.console.last:.0f} s since the last line)")
+    def _line(self, now: float) -> str:
+        con = self.console
+        # the newer of the last status and the last printed line says what is going on
+        doing = self._status if self._status and self._status_at >= con.last else \
+            (_plain(con.last_text) if con.last >= self.t0 else "") or "started"
+        quiet = now - max(con.last, self.t0)
+        return f"{now - self.t0:6.1f} s … still {self.what}: {doing[:80]} ({quiet:.0f} s since the last line)"
 
     def _run(self) -> None:
+        con = self.console
         while not self._stop.wait(min(0.5, self.interval / 4)):
-            if time.monotonic() - self.console.last >= self.interval:
-                self.console.print(self._line(), highlight=False, markup=False)
+            now = time.monotonic()
+            if now - max(con.last, self.last_beat, self.t0) >= self.interval:
+                con.print(self._line(now), beat=True, highlight=False, markup=False)
+                self.last_beat = now
 
 
 def _plain(text: str) -> str:

@@ -186,6 +186,21 @@ def test_crs_rules(tmp_path, grid_units):
     assert p.geometry.system == "xy" and p.contiguity.graph.number_of_edges() == 12
 
 
+def test_planar_geojson_is_a_plane_not_degrees(tmp_path, grid_units):
+    """Review case: GeoJSON is always read as EPSG:4326, so planar numbers in one must not pass as degrees. With
+    x,y units they are the units' plane (rook grid: 12 pairs); without coordinates the file is refused."""
+    path = tmp_path / "plane.geojson"
+    with pytest.warns(UserWarning, match="crs"):     # pyogrio: writing without a CRS
+        gpd.GeoDataFrame({"unit_id": IDS}, geometry=list(squares(1000.0, 1000.0, 0.0, 0.0))).to_file(path)
+    xy = grid_units.assign(x=[c * 1000.0 + 500 for r in range(3) for c in range(3)],
+                           y=[r * 1000.0 + 500 for r in range(3) for c in range(3)])
+    p = make_problem(xy, k=2, geometry=path, adjacency_rule="rook")
+    assert p.geometry.system == "xy" and p.contiguity.graph.number_of_edges() == 12
+    with pytest.raises(InputError, match="coordinates are not lon/lat degrees") as err:
+        make_problem(grid_units, k=2, geometry=path)
+    assert "plane.geojson" in str(err.value)
+
+
 def test_without_geopandas_a_polygon_file_says_how_to_install(tmp_path, grid_units, monkeypatch):
     path = tmp_path / "grid.geojson"
     lonlat_grid().to_file(path)

@@ -43,3 +43,31 @@ def test_no_lines_while_the_log_is_busy_or_on_a_terminal():
     with heartbeat(term, "x", interval=0.05):
         time.sleep(0.3)
     assert "still" not in term.file.getvalue()
+
+
+def test_beats_name_the_work_not_each_other_and_status_goes_stale():
+    """Review case: a long quiet stretch gives several beats, each naming the last line of the work (not the
+    previous beat), and a status older than the last line of the work gives way to that line."""
+    con, buf = _console()
+    with heartbeat(con, "spmopt run", interval=0.2) as beat:
+        beat.status("simulating: 2,000/2,000 trials")
+        time.sleep(0.1)
+        con.print("[dim] 70.0 s[/] writing report.html")
+        time.sleep(0.9)
+    beats = [ln for ln in buf.getvalue().splitlines() if "still" in ln]
+    assert len(beats) >= 3
+    assert all(ln.count("still") == 1 for ln in beats)
+    assert all("writing report.html" in ln and "trials" not in ln for ln in beats)
+    # the quiet is counted from the last line of the work, so it grows from beat to beat
+    quiet = [int(ln.rsplit("(", 1)[1].split(" s since")[0]) for ln in beats]
+    assert quiet == sorted(quiet) and quiet[-1] >= 1
+
+
+def test_a_second_command_in_one_process_counts_its_own_quiet():
+    con, buf = _console()
+    with heartbeat(con, "first", interval=0.3):
+        pass
+    time.sleep(0.5)                       # the console has been quiet longer than the interval
+    with heartbeat(con, "second", interval=0.3):
+        time.sleep(0.15)                  # but this command has not: no beat yet
+    assert "still" not in buf.getvalue()

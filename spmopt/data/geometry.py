@@ -152,7 +152,17 @@ def _fits_degrees(geoms: np.ndarray) -> bool:
 
 def _to_system(shapes: pd.Series, crs, system: str, src: str) -> tuple[pd.Series, str]:
     """The polygons in the units' system: reprojected to EPSG:4326 for lon/lat, as they are for x,y."""
+    import shapely
+
     geoms = np.asarray(shapes.to_numpy(), dtype=object)
+    if crs is not None and crs.is_geographic and not _fits_degrees(geoms):
+        # GeoJSON is always read as EPSG:4326 (RFC 7946), whatever its numbers are: planar coordinates in a
+        # GeoJSON file are a plane with no CRS, never degrees
+        if system == "xy":
+            return shapes, f"{crs.name} declared, but the coordinates are not degrees: used as they are (x,y)"
+        raise InputError(f"the file says {crs.name} (degrees) but its coordinates are not lon/lat degrees (bounds "
+                         f"{', '.join(f'{v:,.6g}' for v in shapely.total_bounds(geoms))}); give the units x,y "
+                         "columns in the same plane, or polygons in lon/lat", source=src)
     if system == "xy":
         if crs is not None and crs.is_geographic:
             raise InputError(f"the units use x,y but the polygons are in degrees ({crs.name}); give polygons in "

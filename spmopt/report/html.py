@@ -60,7 +60,7 @@ def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, max_rows: int 
            prune: bool = False, why: dict[str, str] | None = None, ids: Sequence[str] = ()) -> dict[str, Any]:
     """A DataFrame as header + formatted rows (the template escapes every cell). With ``prune``, columns that are
     empty or the same in every row (of two or more; not the ``ids`` columns) are left out and listed in ``dropped`` as
-    "header: value in every row", with ``why[header]`` appended when given."""
+    "header (value in every row: why)", with ``why[header]`` when given."""
     kinds = kinds or {}
     dropped: list[str] = []
     if prune and len(df) > 1:
@@ -71,10 +71,10 @@ def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, max_rows: int 
             if c in ids:
                 keep.append(c)
             elif (col.isna() | text.isin(["", "nan", "None"])).all():
-                dropped.append(f"{c}: empty in every row" + (f" ({why[c]})" if why and c in why else ""))
+                dropped.append(f"{c} (empty in every row" + (f": {why[c]})" if why and c in why else ")"))
             elif len({_fmt(v, kinds.get(c, "num")) for v in col}) == 1:   # the same as the page shows it
-                dropped.append(f"{c}: {_fmt(col.iloc[0], kinds.get(c, 'num'))} in every row"
-                               + (f" ({why[c]})" if why and c in why else ""))
+                dropped.append(f"{c} ({_fmt(col.iloc[0], kinds.get(c, 'num'))} in every row"
+                               + (f": {why[c]})" if why and c in why else ")"))
             else:
                 keep.append(c)
         df = df[keep]
@@ -241,7 +241,7 @@ def _quota_section(res, stage_dir: Path, max_rows: int) -> dict[str, Any]:
                                                   f"{100 * pa['spread']:.1f} pp, {pa['trials']:,} trials)"])
     if s.get("binding"):
         facts.append(["held by a bound", ", ".join(f"{k}: {v}" for k, v in s["binding"].items())])
-    why = {"held by a bound": "no growth bound holds any quota"}
+    why = {"held by a bound": "no bound holds any quota"}
     return {"facts": facts, "table": _table(q.table[cols].rename(columns=heads), kinds, max_rows, prune=True, why=why,
                                     ids=[heads.get(q.id_column, q.id_column)]),
             "plot": _png(stage_dir / "quota" / "quotas.png")}

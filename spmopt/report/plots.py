@@ -26,6 +26,12 @@ _PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#
             "#79706e", "#d4a6c8"]  # Tableau 10, then its lighter and darker companions
 
 
+def shown_territories(alignment: Alignment) -> list:
+    """The territories a map shows: all of them, or with chosen centres (``k``) the centres chosen (not every
+    candidate unit)."""
+    return list(alignment.centres) if alignment.problem.chooses_centres else list(alignment.problem.territory_ids)
+
+
 def territory_colours(ids) -> dict:
     """A fixed colour per territory id, in the order given (the same in every panel and the legend)."""
     return {t: _PALETTE[k % len(_PALETTE)] for k, t in enumerate(ids)}
@@ -54,15 +60,16 @@ def unit_polygons(p):
 
 
 def unit_groups(p, ids) -> pd.Series | None:
-    """Each map unit's group for outlines (its ``state``: the units' column, else the polygon file's), or None."""
+    """Each map unit's group for outlines (its ``state``: the units' column, else the polygon file's), or None
+    (also when every unit is in one group: no borders to draw)."""
+    g = None
     if "state" in p.units.columns:
         base = pd.Index([p.pieces[i][0] if i in p.pieces else i for i in p.unit_ids])
         g = pd.Series(p.units["state"].to_numpy(), index=base)
-        g = g[~g.index.duplicated()]
-        return g.reindex(ids)
-    if p.geometry is not None and p.geometry.groups is not None:
-        return p.geometry.groups.reindex(ids)
-    return None
+        g = g[~g.index.duplicated()].reindex(ids)
+    elif p.geometry is not None and p.geometry.groups is not None:
+        g = p.geometry.groups.reindex(ids)
+    return g if g is not None and g.nunique() > 1 else None
 
 
 def unit_cells(p):
@@ -151,7 +158,8 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
     if assign is None:
         raise ValueError("no current alignment to draw")
     ids, geoms, pts = cells if cells is not None else unit_cells(p)
-    colours = territory_colours(p.territory_ids)
+    shown = shown_territories(alignment)
+    colours = territory_colours(shown)
     # each map unit's territory: a split unit's largest share (after), its current territory (before)
     frame = alignment.assignment_frame() if which == "after" else \
         pd.DataFrame({"unit_id": [p.pieces[i][0] if i in p.pieces else i for i in assign.index],
@@ -172,10 +180,10 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
                      for t in terr], dtype=object)
     if only_moved:
         face = np.where(moved, face, "#e6e6e6")
-    centre_of = _centre_points(alignment, list(p.territory_ids), which)
+    centre_of = _centre_points(alignment, shown, which)
     _, _, aspect = _unit_places(p)
     outlines = {}
-    for t in p.territory_ids:  # territory borders: the outline of the union of its cells
+    for t in shown:  # territory borders: the outline of the union of its cells
         mine = [geoms[k] for k in range(len(ids)) if terr.iloc[k] == t]
         if mine:
             outlines[t] = unary_union(mine)
@@ -241,7 +249,7 @@ def plot_territories(alignment: Alignment, ax=None, *, which: str = "after", siz
         ax.indicate_inset_zoom(ins, edgecolor="#555555")
     ax.set_title(title or ("Optimised alignment" if which == "after" else "Current alignment"), fontsize=10)
     if legend:
-        handles = [Patch(facecolor=colours[t], edgecolor="#333333", label=str(t)) for t in p.territory_ids]
+        handles = [Patch(facecolor=colours[t], edgecolor="#333333", label=str(t)) for t in shown]
         if shared:
             handles.append(Patch(facecolor="white", edgecolor="black", hatch="////", label="shared unit"))
         if only_moved:
@@ -316,9 +324,10 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
                                "coloured by their new territory")
         from matplotlib.patches import Patch
 
-        colours = territory_colours(alignment.problem.territory_ids)
+        shown = shown_territories(alignment)
+        colours = territory_colours(shown)
         handles = [Patch(facecolor=colours[t], edgecolor="#333333", label=str(t))
-                   for t in alignment.problem.territory_ids]
+                   for t in shown]
         if alignment.problem.pieces:
             handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
                                  label="shared unit (largest share's colour)"))
@@ -339,14 +348,14 @@ def plot_before_after(alignment: Alignment, *, size_by: str | None = None):
     else:
         note = ("Each unit is drawn as its Voronoi cell around its location (no unit shapes given), clipped near "
                 "the units; heavy lines are territory borders, stars the reps' bases.")
-    if key is not None:
-        import textwrap
+    import textwrap
 
+    if key is not None:
         key.text(0.0, 0.02, textwrap.fill(note, 60), fontsize=9, color="#555555", transform=key.transAxes,
                  va="bottom")
     else:
-        fig.text(0.01, 0.01, note, fontsize=7.5, color="#555555")
-    fig.tight_layout(rect=(0, 0.03 if key is None else 0, 1, 1))
+        fig.text(0.01, 0.01, textwrap.fill(note, 110), fontsize=7.5, color="#555555")
+    fig.tight_layout(rect=(0, 0.05 if key is None else 0, 1, 1))
     return fig
 
 

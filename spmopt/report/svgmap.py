@@ -12,7 +12,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from spmopt.report.plots import _centre_points, _unit_places, territory_colours, unit_cells
+from spmopt.report.plots import _centre_points, _unit_places, shown_territories, territory_colours, unit_cells
 from spmopt.territory.solve import Alignment
 
 CSS = """<style>
@@ -52,7 +52,8 @@ def territory_svg(alignment: Alignment, *, width: int = 900, measures: list[str]
     p = alignment.problem
     ids, geoms, pts = unit_cells(p)
     units = p.units
-    colours = territory_colours(p.territory_ids)
+    shown = shown_territories(alignment)
+    colours = territory_colours(shown)
     frame = alignment.assignment_frame()
     if "share" not in frame.columns:
         frame = frame.assign(share=1.0)
@@ -99,17 +100,17 @@ def territory_svg(alignment: Alignment, *, width: int = 900, measures: list[str]
         after = sh if "," in sh else str(t)
         lines.append(f"territory: {before.iloc[k]} → {after}" if before is not None else f"territory: {after}")
         if moved:
-            lines.append("moves")
+            lines.append("moves in part" if before.iloc[k] in after_sets.get(u, set()) else "moves")
         fill = colours.get(t, "#cccccc")
         cls = "u moved" if moved else "u"
         out.append(f'<path class="{cls}" fill="{fill}" fill-rule="evenodd" d="{_path(g, scale, x0p, y1p)}">'
                    f"<title>{escape(chr(10).join(lines))}</title></path>")
-    for t in p.territory_ids:
+    for t in shown:
         mine = [geoms[k] for k in range(len(ids)) if terr.iloc[k] == t and not geoms[k].is_empty]
         if mine:
             out.append(f'<path class="b" d="{_path(unary_union(mine), scale, x0p, y1p)}"/>')
     _, _, aspect = _unit_places(p)
-    for t, (cx, cy) in _centre_points(alignment, list(p.territory_ids), "after").items():
+    for t, (cx, cy) in _centre_points(alignment, shown, "after").items():
         if np.isfinite(cx):
             sx, sy = (cx / aspect - x0p) * scale, (y1p - cy) * scale
             out.append(f'<text x="{sx:.1f}" y="{sy:.1f}" text-anchor="middle">★ {escape(str(t))}</text>')
