@@ -87,7 +87,7 @@ def solve_one(name: str, time_limit: float) -> dict:
     s = r.summary()
     return {"instance": name, "n": n, "p": p, "optimum": opt, "objective": float(r.objective), "status": r.status,
             "gap": float(r.gap or 0.0), "stage": s.get("stage"), "wall": wall,
-            "pmedian": (s.get("info") or {}).get("pmedian"),
+            "pmedian": r.options.get("pmedian"),
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

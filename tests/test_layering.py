@@ -16,8 +16,8 @@ FLOORS = {
     # 1: an assignment's bookkeeping (State), the unit graph (Graph) and the moves and connectivity checks
     "state": 1,
     # 2: searches and models of one problem: transfer chains, spanning-tree splits, the penalty search, the MIP,
-    # the Lagrangian pricing
-    "balance": 2, "treepart": 2, "search": 2, "mip": 2, "pricing": 2,
+    # the Lagrangian pricing, the p-median bound and branch-and-bound
+    "balance": 2, "treepart": 2, "search": 2, "mip": 2, "pricing": 2, "pmedian": 2,
     # 3: what chains them: the heuristic, the regions, the what-if screen (the last two are handed
     # solve.solve_problem by their caller)
     "heuristics": 3, "decompose": 3, "whatif": 3,
