@@ -34,6 +34,8 @@ PMED_OPT = [5819, 4093, 4250, 3034, 1355, 7824, 5631, 4445, 2734, 1255, 7696, 66
             10400, 9934, 5057, 11060, 9423, 5128]   # pmedopt.txt (SOURCE.md)
 SJC_OPT = {"SJC1": 17288.99, "SJC2": 33270.94, "SJC3a": 45335.16, "SJC3b": 40635.90, "SJC4a": 61925.51,
            "SJC4b": 52458.00}
+P3038_BEST = {"p3038_600": 122711.17, "p3038_700": 109677.30, "p3038_800": 100064.94, "p3038_900": 92310.09,
+              "p3038_1000": 85854.05}   # best known (Stefanello et al. 2015, Table 6; SOURCE.md), not optima
 
 
 def pmed(k: int) -> tuple[int, int, np.ndarray]:
@@ -73,7 +75,7 @@ def solve_one(name: str, time_limit: float) -> dict:
         demand, cap, opt = None, None, float(PMED_OPT[int(name[4:]) - 1])
     else:
         n, p, D, demand, cap = sjc(name)
-        opt = SJC_OPT[name]
+        opt = SJC_OPT.get(name) or P3038_BEST[name]
     ids = np.array([str(i + 1) for i in range(n)], dtype=object)
     units = pd.DataFrame({"unit_id": ids})
     if demand is not None:
@@ -96,12 +98,14 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="instance names (pmed1 … pmed40, SJC1 … SJC4b)")
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--p3038", action="store_true", help="also the five p3038 instances (3,038 units; 600 s each)")
     ap.add_argument("--one", help=argparse.SUPPRESS)   # internal: solve one instance, print JSON
     args = ap.parse_args()
     if args.one:
         print(json.dumps(solve_one(args.one, args.time_limit)))
         return
-    names = args.only or [f"pmed{k}" for k in range(1, 41)] + list(SJC_OPT)
+    names = args.only or [f"pmed{k}" for k in range(1, 41)] + list(SJC_OPT) + (list(P3038_BEST) if args.p3038
+                                                                                 else [])
     rows = []
     for name in names:
         done = subprocess.run([sys.executable, __file__, "--one", name, "--time-limit", str(args.time_limit)],

@@ -44,6 +44,7 @@ from spmopt.territory.problem import AlignmentProblem
 STALL = 30          # steps without a better bound before the step halves
 MIN_THETA = 1e-4    # the ascent ends when the step factor falls below this
 SWAP_PASS = 6.0     # a swap pass costs about this many ascent steps (its temporaries)
+MAX_PAIRS = 40_000_000   # above this many unit-centre pairs the stage is skipped (its |I|×|J| arrays: 320 MB each)
 
 
 @dataclass
@@ -88,11 +89,11 @@ def _costs(p: AlignmentProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _rho(C: np.ndarray, lam: np.ndarray, own: np.ndarray) -> np.ndarray:
-    red = C - lam[:, None]
-    rho = np.minimum(red, 0.0).sum(axis=0)
     cols = np.arange(C.shape[1])
-    d = red[own, cols]
-    return rho + np.maximum(d, 0.0)
+    d = C[own, cols] - lam[own]
+    red = np.subtract(C, lam[:, None])
+    np.minimum(red, 0.0, out=red)           # one |I|×|J| temporary
+    return red.sum(axis=0) + np.maximum(d, 0.0)
 
 
 def _choose(rho: np.ndarray, state: np.ndarray, k: int) -> np.ndarray:

@@ -39,6 +39,7 @@ from spmopt.territory.decompose import improve_by_regions
 from spmopt.territory.evaluate import AlignmentMetrics, check_alignment, evaluate, violations
 from spmopt.territory.heuristics import heuristic
 from spmopt.territory.mip import build_model, flow_ready, flow_size, pairs_of
+from spmopt.territory.pmedian import MAX_PAIRS as PM_MAX_PAIRS
 from spmopt.territory.pmedian import branch_and_bound, lagrangian_bound
 from spmopt.territory.pricing import candidate_mask, full_bound, lagrangian_ascent, lp_bound
 from spmopt.territory.problem import AlignmentProblem, make_problem, precheck
@@ -315,7 +316,8 @@ def _solve_problem(p: AlignmentProblem, opts: SolveOptions, sp: wk.Span, *, warm
     h = None
     info: dict[str, Any] = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap}
     pm, pm_proved, pm_global = None, False, -np.inf
-    if p.chooses_centres and p.contiguity is None and not is_what_if(p) and opts.heuristic:
+    if p.chooses_centres and p.contiguity is None and not is_what_if(p) and opts.heuristic and \
+            p.n_units * len(p.territory_ids) <= PM_MAX_PAIRS:
         # chosen centres: the Lagrangian bound of the p-median (valid whatever the limits) and a swap search from
         # its centres; the pairs and centres that cannot beat the answer in hand then leave the exact model
         # (OR-Library pmed1-40: the answer is the optimum and the bound within 1 % before any MIP)
