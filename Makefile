@@ -5,10 +5,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-slow test-all lint bench clean
 
-# uv (from PyPI) installs in seconds; pip is the fallback if uv cannot be had or fails
+# uv (from PyPI) installs in seconds; pip is the fallback if uv cannot be had or fails. Bytecode is compiled at
+# install (as pip does): without it every process compiles NumPy, pandas … again when PYTHONDONTWRITEBYTECODE is set
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	( $(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]' ) \
+	( $(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]' ) \
 	  || ( $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '.[test]' )
 	touch $(STAMP)
 
