@@ -76,11 +76,9 @@ def read_geometry(path: str | os.PathLike, *, id_column: str = "unit_id", layer:
     """Read a geometry file into a GeoDataFrame (with geopandas; see the module doc for the formats), with
     ``attrs['source']`` the file name. Reading failures are input errors naming the file. ``layer`` picks a
     layer of a multi-layer GeoPackage (default: its only layer, or the first)."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"file not found: {p}")
-    if p.is_dir():
-        raise InputError(f"expected a file, got a folder: {p}")
+    from spmopt.data.io import existing_file
+
+    p = existing_file(path)
     kind = GEOMETRY_SUFFIXES.get(p.suffix.lower())
     if kind is None:
         raise InputError(f"unsupported geometry file type '{p.suffix}' (use .gpkg, .geojson, .shp or a GeoParquet "

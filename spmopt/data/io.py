@@ -24,6 +24,16 @@ ROW_INDEX = "spreadsheet_row"
 for a CSV) shows it, header = row 1. Blank rows are dropped but keep their numbers out of the count."""
 
 
+def existing_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, or an :class:`~spmopt.errors.InputError` when it is missing or a folder."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"file not found: {p}")
+    if p.is_dir():
+        raise InputError(f"expected a file, got a folder: {p}")
+    return p
+
+
 def read_table(path: str | os.PathLike, *, sheet: str | int = 0, allow_empty: bool = False) -> pd.DataFrame:
     """Read a CSV, TSV, Parquet or Excel file into a DataFrame of strings (missing cells are ``None``).
 
@@ -34,11 +44,7 @@ def read_table(path: str | os.PathLike, *, sheet: str | int = 0, allow_empty: bo
     no data rows is an error unless ``allow_empty``. Any failure to read the file (not found, corrupt, a zip
     named ``.xlsx``, not UTF-8, ragged rows …) is an :class:`~spmopt.errors.InputError` naming the file.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"file not found: {p}")
-    if p.is_dir():
-        raise InputError(f"expected a file, got a folder: {p}")
+    p = existing_file(path)
     kind = READERS.get(p.suffix.lower())
     if kind is None:
         raise InputError(f"unsupported file type '{p.suffix}' (use .csv, .tsv, .parquet or .xlsx)", source=str(p))
