@@ -140,6 +140,19 @@ def _choice(*allowed: str):
     return callback
 
 
+def _quota_rule(value):
+    """``--quota-rule``: checked with the simulator's own parser."""
+    if value is None:
+        return None
+    from spmopt.sim.horizon import parse_quota_rule
+
+    try:
+        parse_quota_rule(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).splitlines()[0]) from None
+    return value
+
+
 def _low_high(value):
     """A ``LOW:HIGH`` option (a side may be empty), checked with the scenario file's own rule."""
     if value is None:
@@ -926,9 +939,18 @@ def simulate(
                                       help="Seed: trial t draws from SeedSequence(seed, spawn_key=(t,)).")] = 0,
     stress: Annotated[Path | None, typer.Option(help="Stress cases (YAML); default: one flat 'base' case.")] = None,
     behaviour: Annotated[str, typer.Option(callback=_choice("none", "effort", "timing", "full"),
-                                           help="none | effort | timing | full.")] = "none",
+                                           help="none | effort | timing | full: reps respond to each plan "
+                                                "(effort, and holding back or pulling deals at period ends; "
+                                                "each rep's dynamic programme solved once per plan and case).")
+                         ] = "none",
     engine: Annotated[str, typer.Option(callback=_choice("des", "vector", "auto"),
-                                        help="des (SimPy) | vector (fast path, behaviour none) | auto.")] = "auto",
+                                        help="vector (NumPy fast path) | des (SimPy event model, the "
+                                             "reference; one year) | auto (vector).")] = "auto",
+    years: Annotated[int, typer.Option(callback=POS_INT, help="Consecutive years simulated (vector engine); "
+                                                              "the tables get a 'year' column.")] = 1,
+    quota_rule: Annotated[str, typer.Option(callback=_quota_rule,
+                                            help="Next year's quota: fixed | growth:G | ratchet[:G[:W]] "
+                                                 "(W: weight of last year's sales).")] = "fixed",
     workers: Annotated[int | None, typer.Option(callback=POS_INT,
                                                 help="Local worker processes (default: all cores).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
@@ -962,7 +984,7 @@ def simulate(
                               TimeRemainingColumn(), console=console, transient=True) as bar:
                     task = bar.add_task("sim", total=trials)
                     res = run_simulation(reps, list(plan), stress, trials=trials, seed=seed, behaviour=behaviour,
-                                         engine=engine, scheduler=scheduler,
+                                         engine=engine, scheduler=scheduler, years=years, quota_rule=quota_rule,
                                          workers=None if scheduler else (workers or os.cpu_count() or 1),
                                          chunk_size=chunk_size, year=year, quotas=quotas,
                                          progress=lambda done, total: (bar.update(task, completed=done),
@@ -983,7 +1005,8 @@ def simulate(
                 "at cap", "uplift"):
         t.add_column(col, justify="left" if col in ("plan", "stress") else "right")
     for _, r in s.iterrows():
-        t.add_row(str(r["plan"]), str(r["stress"]), _money(r["revenue_mean"]), _money(r["cost_mean"]),
+        t.add_row(str(r["plan"]), str(r["stress"]) + (f" y{r['year']}" if "year" in s else ""),
+                  _money(r["revenue_mean"]), _money(r["cost_mean"]),
                   _money(r["cost_p95"]), _money(r["cost_cvar95"]), f"{100 * r['cost_of_sales']:.2f}%",
                   f"{100 * r['share_at_or_above_quota']:.0f}%", f"{100 * r['share_at_cap']:.0f}%",
                   f"{100 * r['revenue_uplift']:+.1f}%")

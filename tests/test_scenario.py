@@ -356,7 +356,8 @@ def test_validate_catches_what_run_would_reject(case):
     p = write(case, scenario_text())
     for change, message in [({"simulate.seed": -1}, "greater than or equal to 0"),
                             ({"simulate.behaviour": "sleepy"}, "simulate.behaviour"),
-                            ({"simulate.engine": "vector", "simulate.behaviour": "effort"}, "vector"),
+                            ({"simulate.engine": "des", "simulate.years": 3}, "one year"),
+                            ({"simulate.quota_rule": "ratchet:x"}, "simulate.quota_rule"),
                             ({"quota.ratio": "nan:0.3"}, "finite"),
                             ({"quota.weights": {"bogus": 0.5}}, "blend weights go on")]:
         with pytest.raises(ScenarioError, match=message):

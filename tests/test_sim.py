@@ -199,8 +199,10 @@ def test_unreachable_threshold_lowers_effort():
 def test_behaviour_parameters_are_checked():
     with pytest.raises(ValueError, match="effort_min"):
         Behaviour(mode="effort", effort_min=1.2)
-    with pytest.raises(ValueError, match="vector engine has no behaviour"):
-        simulate(REPS, LINEAR, trials=2, behaviour="effort", engine="vector")
+    with pytest.raises(ValueError, match="one year"):
+        simulate(REPS, LINEAR, trials=2, behaviour="effort", engine="des", years=2)
+    with pytest.raises(ValueError, match="quota rule"):
+        simulate(REPS, LINEAR, trials=2, years=2, quota_rule="ratchet:fast")
 
 
 # ------------------------------------------------------------------------------------------- metrics
@@ -274,8 +276,8 @@ def test_cli_writes_every_output_and_no_partial_files(tmp_path):
     assert json.loads((out / "run.json").read_text())["seed"] == 1
     bad = CliRunner().invoke(app, ["simulate", "--reps", "scenarios/sim/reps.csv", "--plan",
                                    "scenarios/plans/linear_commission.yaml", "--trials", "5",
-                                   "--behaviour", "effort", "--engine", "vector", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "vector engine" in bad.output
+                                   "--years", "2", "--engine", "des", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "one year" in bad.output
 
 
 def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
@@ -314,24 +316,6 @@ def test_seasonality_moves_revenue_between_months_not_out_of_the_year():
                    workers=1, marginal=False)
     n, mean, var, _ = _compound_poisson(one)
     assert abs(res.cell().revenue.mean() - mean[0]) < 4 * np.sqrt(var[0] / 300)
-
-
-def test_year_end_push_counts_all_revenue_leaving_the_year():
-    """A rep far past a cap keeps nothing by holding deals due before 31 December: pushing them into next year
-    earns next year's rate on them."""
-    from spmopt.sim.behaviour import Projector
-    from spmopt.sim.pay import plan_context
-
-    capped = plan_from_dict({"name": "capped", "target_incentive": 40_000, "period": "year",
-                             "components": [{"type": "commission", "measure": "revenue", "tiers": [[0, 0.04]],
-                                             "cap": 40_000}]})
-    reps = read_reps(SALES.iloc[:1])
-    cal = Calendar(2025)
-    pj = Projector(plan_context(capped, reps, cal), cal, Behaviour(mode="timing"), reps.cycle_days, 2.0,
-                   reps.deal_size_mean, reps.deal_size_cv)
-    choice = pj.timing(cal.days - 21.0, float(cal.days), np.full((1, 12), 2e6 / 12), np.array([1e5]),
-                       np.array([2e5]), np.zeros(1), np.zeros(1))
-    assert choice.tolist() == [2]
 
 
 def test_constant_deal_sizes_meet_a_spiff_minimum_equal_to_them():

@@ -477,7 +477,7 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
                 warnings.simplefilter("ignore", PlanWarning)
                 res.simulation = simulate(reps, inp.plans, inp.stress, trials=s.trials, seed=s.seed,
                                           behaviour=s.behaviour, engine=s.engine, workers=s.workers or workers,
-                                          year=s.year,
+                                          year=s.year, years=s.years, quota_rule=s.quota_rule,
                                           progress=sim_progress)
             notes += [f"simulate: {n}" for n in res.simulation.notes]
             notes += [f"plan {p.name}: {w}" for p in inp.plans for w in p.warnings]

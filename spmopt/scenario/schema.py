@@ -188,6 +188,8 @@ class SimulateSettings(_Model):
     seed: Annotated[int, Field(ge=0)] = 0
     behaviour: str | dict[str, Any] = "none"
     engine: Literal["auto", "des", "vector"] = "auto"
+    years: Annotated[int, Field(ge=1, le=50)] = 1
+    quota_rule: str | dict[str, Any] = "fixed"     # fixed | growth:g | ratchet[:g[:weight]] (spmopt.sim.horizon)
     workers: Annotated[int, Field(ge=1)] | None = None
     year: int | None = None
     reps: Path | None = None                      # overrides data.reps for the simulation
@@ -204,11 +206,18 @@ class SimulateSettings(_Model):
         Behaviour(mode=v) if isinstance(v, str) else Behaviour(**v)   # raises with the field at fault
         return v
 
+    @field_validator("quota_rule")
+    @classmethod
+    def _quota_rule(cls, v):
+        from spmopt.sim.horizon import parse_quota_rule
+
+        parse_quota_rule(v)   # raises with the field at fault
+        return v
+
     @model_validator(mode="after")
     def _engine(self) -> SimulateSettings:
-        mode = self.behaviour if isinstance(self.behaviour, str) else self.behaviour.get("mode", "none")
-        if self.engine == "vector" and mode != "none":
-            raise ValueError(f"engine 'vector' simulates behaviour 'none' only, not '{mode}'; use des or auto")
+        if self.engine == "des" and self.years > 1:
+            raise ValueError("engine 'des' simulates one year: use vector (or auto) for years > 1")
         return self
 
 

@@ -22,11 +22,12 @@ import pandas as pd
 from spmopt.plans.model import Plan, load_plan
 from spmopt.sim.behaviour import Behaviour
 from spmopt.sim.engine import execute, prepare
+from spmopt.sim.horizon import QuotaRule, parse_quota_rule
 from spmopt.sim.inputs import Reps, read_reps
 from spmopt.sim.market import StressCase, load_stress, stress_from_dict
 from spmopt.sim.results import SimResult
 
-__all__ = ["Behaviour", "Reps", "SimResult", "StressCase", "load_stress", "read_reps", "simulate"]
+__all__ = ["Behaviour", "QuotaRule", "Reps", "SimResult", "StressCase", "load_stress", "read_reps", "simulate"]
 
 PathLike = str | os.PathLike
 
@@ -65,7 +66,8 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
              seed: int = 0, behaviour: str | Behaviour | Mapping = "none", engine: str = "auto",
              workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
              year: int | None = None, quotas: pd.DataFrame | PathLike | None = None, marginal: bool = True,
-             progress: Callable[[int, int], None] | None = None) -> SimResult:
+             progress: Callable[[int, int], None] | None = None, years: int = 1,
+             quota_rule: str | Mapping | QuotaRule | None = None) -> SimResult:
     """Simulate ``trials`` years of every rep under every plan and stress case.
 
     Parameters
@@ -77,9 +79,14 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
         a flat market).
     trials, seed : trial ``t`` draws from ``SeedSequence(seed, spawn_key=(t,))``: results are identical for any
         ``workers``, ``chunk_size`` or ``scheduler``.
-    behaviour : ``none`` | ``effort`` | ``timing`` | ``full``, or a :class:`Behaviour` (or dict) with parameters.
-    engine : ``des`` (SimPy), ``vector`` (NumPy fast path, behaviour ``none`` only) or ``auto`` (vector when the
-        behaviour is ``none``).
+    behaviour : ``none`` | ``effort`` | ``timing`` | ``full``, or a :class:`Behaviour` (or dict) with parameters
+        (see :mod:`spmopt.sim.behaviour`); with behaviour on, each rep's dynamic programme is solved once per plan
+        and stress case before the trials run (:mod:`spmopt.sim.policy`).
+    engine : ``vector`` (NumPy fast path), ``des`` (SimPy event model, the reference; one year) or ``auto``
+        (vector).
+    years, quota_rule : simulate ``years`` consecutive years; next year's quota follows ``quota_rule``
+        (``fixed``, ``growth:g``, ``ratchet[:g[:weight]]``; :mod:`spmopt.sim.horizon`). Tables get a ``year``
+        column.
     workers : processes of the local pool. Default: this process only, so a plain script with no
         ``if __name__ == "__main__":`` guard works as written; give ``workers=os.cpu_count()`` (from a guarded
         script or a notebook) to use every core. The command line uses all cores by default.
@@ -103,7 +110,7 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
         behaviour = Behaviour(**behaviour)
     t0 = time.perf_counter()
     prep = prepare(_reps(reps, quotas), _plans(plans), _stress(stress), seed=seed, behaviour=behaviour,
-                   engine=engine, year=year, marginal=marginal)
+                   engine=engine, year=year, marginal=marginal, years=years, quota_rule=parse_quota_rule(quota_rule))
     if workers is None and scheduler is None:
         workers = 1
     chunks = execute(prep.spec, trials, workers=workers, scheduler=scheduler, chunk_size=chunk_size,

@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -24,10 +24,11 @@ from spmopt.errors import InputError
 from spmopt.plans.model import Plan
 from spmopt.sim.behaviour import Behaviour
 from spmopt.sim.des import DesModel
+from spmopt.sim.horizon import QuotaRule
 from spmopt.sim.inputs import Reps
 from spmopt.sim.market import Calendar, Case, StressCase, resolve
 from spmopt.sim.pay import PlanContext, plan_context
-from spmopt.sim.vector import VectorModel, Year
+from spmopt.sim.vector import BehaviourModel, VectorModel, Year
 
 MARGINAL_STEP = 0.01   # marginal pay is measured on an extra 1 % of the period's quota
 CAP_STEP = 0.10        # "at cap": 10 % more revenue pays nothing more, at or above quota
@@ -45,6 +46,9 @@ class SimSpec:
     engine: str
     seed: int
     marginal: bool = True
+    years: int = 1
+    quota_rule: QuotaRule = QuotaRule()
+    policies: dict | None = None       # (plan, case) → per year PolicySet (behaviour on)
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Cell:
     marginal_zero: np.ndarray    # (T,) rep-periods with zero marginal pay
     pulled: np.ndarray           # (T,) revenue pulled in (all reps)
     pushed: np.ndarray           # (T,) revenue pushed out (all reps)
+    quota: np.ndarray            # (T, R) the year's annual quota
 
 
 @dataclass
@@ -78,11 +83,13 @@ def _spiff_keys(ctxs: Sequence[PlanContext], only: int | None = None):
 def _cell(ctx: PlanContext, year: Year, i: int, marginal: bool) -> Cell:
     counts = {k.split(":", 1)[1]: v for k, v in year.spiffs.items() if k.split(":", 1)[0] == str(i)}
     per = ctx.to_periods(year.revenue)                                  # (T, R, P)
+    T, R, P = per.shape
+    if year.quota is not None:  # the year's own quotas (consecutive years)
+        ctx = replace(ctx, quota_per_period=(year.quota / P)[..., None])
+    q = np.broadcast_to(ctx.quota_per_period[..., 0], (T, R))
     deals = {k: ctx.to_periods(v) for k, v in counts.items()}
     pay = ctx.pay_periods(per, deals).total                             # (T, R, P)
     annual = pay.sum(axis=-1)
-    T, R, P = per.shape
-    q = ctx.quota_per_period[:, 0]
     m_sum, m_zero = np.zeros(T), np.zeros(T)
     if marginal:
         step = MARGINAL_STEP * q                                        # (R,)
@@ -99,6 +106,7 @@ def _cell(ctx: PlanContext, year: Year, i: int, marginal: bool) -> Cell:
     last_month = (np.arange(P) + 1) * (12 // P) - 1
     monthly_pay[:, last_month] = pay.sum(axis=1)
     return Cell(revenue=year.revenue.sum(axis=-1), payout=annual, effort=year.effort.mean(axis=-1),
+                quota=np.array(q * P),
                 at_cap=at_cap, monthly_revenue=year.revenue.sum(axis=1), monthly_payout=monthly_pay,
                 marginal_sum=m_sum, marginal_zero=m_zero,
                 pulled=np.zeros(T) if year.pulled is None else year.pulled.sum(axis=-1),
@@ -106,28 +114,50 @@ def _cell(ctx: PlanContext, year: Year, i: int, marginal: bool) -> Cell:
 
 
 def run_chunk(spec: SimSpec, trials: range) -> Chunk:
-    """Simulate ``trials`` (a range of trial indices) for every plan and stress case. Pure: the result depends on
-    ``spec`` and the trial indices only."""
+    """Simulate ``trials`` (a range of trial indices) for every plan and stress case (and every year). Pure: the
+    result depends on ``spec`` and the trial indices only. Cells are keyed (plan, case, year)."""
     t0 = time.perf_counter()
     ctxs = [plan_context(p, spec.reps, spec.cal) for p in spec.plans]
-    cells: dict[tuple[int, int], Cell] = {}
+    cells: dict[tuple[int, int, int], Cell] = {}
     events = 0
+    bh = spec.behaviour
     for c, case in enumerate(spec.cases):
-        if spec.behaviour.mode == "none":  # revenue does not depend on the plan: simulate once, pay every plan
+        if bh.mode == "none" and spec.years == 1:  # revenue does not depend on the plan: simulate once, pay all
             keys = _spiff_keys(ctxs)
             model = (VectorModel(spec.reps, case, spec.cal, keys) if spec.engine == "vector"
                      else DesModel(spec.reps, case, spec.cal, spec.behaviour, None, keys))
             year = model.run(spec.seed, trials)
             events += year.events
             for i, ctx in enumerate(ctxs):
-                cells[(i, c)] = _cell(ctx, year, i, spec.marginal)
-        else:
-            for i, ctx in enumerate(ctxs):
-                year = DesModel(spec.reps, case, spec.cal, spec.behaviour, ctx, _spiff_keys(ctxs, i)).run(
-                    spec.seed, trials)
+                cells[(i, c, 0)] = _cell(ctx, year, i, spec.marginal)
+            continue
+        for i, ctx in enumerate(ctxs):
+            pols = spec.policies[(i, c)] if bh.mode != "none" else None
+            keys = _spiff_keys(ctxs, i)
+            if spec.engine == "vector":
+                years = BehaviourModel(spec.reps, case, spec.cal, bh, pols, keys, ctx.periods, spec.years,
+                                       spec.quota_rule).run(spec.seed, trials)
+            else:
+                years = [DesModel(spec.reps, case, spec.cal, bh, ctx, keys, pols[0]).run(spec.seed, trials)]
+            for y, year in enumerate(years):
                 events += year.events
-                cells[(i, c)] = _cell(ctx, year, i, spec.marginal)
+                cells[(i, c, y)] = _cell(ctx, year, i, spec.marginal)
     return Chunk(trials=trials, cells=cells, events=events, seconds=time.perf_counter() - t0)
+
+
+def solve_all(spec: SimSpec, progress: Callable[[int, int], None] | None = None) -> dict:
+    """The reps' policies for every plan and stress case (behaviour on): (plan, case) → one PolicySet per year."""
+    from spmopt.sim.policy import solve_policies
+
+    out = {}
+    todo = [(i, c) for i in range(len(spec.plans)) for c in range(len(spec.cases))]
+    for n, (i, c) in enumerate(todo):
+        ctx = plan_context(spec.plans[i], spec.reps, spec.cal)
+        out[(i, c)] = tuple(solve_policies(ctx, spec.reps, spec.cases[c], spec.cal, spec.behaviour,
+                                           years=spec.years, rule=spec.quota_rule))
+        if progress:
+            progress(n + 1, len(todo))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------- executors
@@ -233,7 +263,9 @@ class Prepared:
 
 
 def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | None, *, seed: int,
-            behaviour: Behaviour, engine: str, year: int | None, marginal: bool = True) -> Prepared:
+            behaviour: Behaviour, engine: str, year: int | None, marginal: bool = True, years: int = 1,
+            quota_rule: QuotaRule | None = None, solve_progress: Callable[[int, int], None] | None = None
+            ) -> Prepared:
     """Check the inputs once, up front (plan measures, stress cases, engine) and build the :class:`SimSpec`."""
     if not plans:
         raise ValueError("give at least one plan")
@@ -244,15 +276,16 @@ def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | No
         raise InputError(f"two plans are both called '{dup}' ({' and '.join(files)}): give them different names "
                          "(the name labels the outputs)")
     if engine == "auto":
-        engine = "vector" if behaviour.mode == "none" else "des"
+        engine = "vector"
     if engine not in ("des", "vector"):
         raise ValueError(f"engine must be 'des', 'vector' or 'auto', got '{engine}'")
-    if engine == "vector" and behaviour.mode != "none":
-        raise ValueError(f"the vector engine has no behaviour: use --engine des with --behaviour {behaviour.mode}, "
-                         "or --behaviour none")
+    if not 1 <= int(years) <= 50:
+        raise ValueError(f"years must be between 1 and 50, got {years}")
+    if engine == "des" and years > 1:
+        raise ValueError("the event engine (des) simulates one year: use --engine vector for --years > 1")
     if year is None:
-        years = [s.window.start.year for p in plans for s in p.of_type("spiff") if s.window is not None]
-        year = min(years) if years else 2025
+        spiff_years = [s.window.start.year for p in plans for s in p.of_type("spiff") if s.window is not None]
+        year = min(spiff_years) if spiff_years else 2025
     cal = Calendar(int(year))
     cases = tuple(resolve(s, s, cal) for s in (stress or [StressCase(name="base")]))
     case_names = [c.name for c in cases]
@@ -268,5 +301,7 @@ def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | No
     for p in plans:
         notes.extend(plan_context(p, reps, cal).notes)
     spec = SimSpec(reps=reps, plans=tuple(plans), cases=cases, cal=cal, behaviour=behaviour, engine=engine,
-                   seed=int(seed), marginal=marginal)
+                   seed=int(seed), marginal=marginal, years=int(years), quota_rule=quota_rule or QuotaRule())
+    if behaviour.mode != "none":
+        spec = replace(spec, policies=solve_all(spec, solve_progress))
     return Prepared(spec, notes)

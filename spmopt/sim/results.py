@@ -27,7 +27,7 @@ from spmopt.sim.engine import Cell, Chunk, SimSpec
 from spmopt.sim.pay import plan_context
 
 
-def _stack(chunks: list[Chunk], key: tuple[int, int]) -> Cell:
+def _stack(chunks: list[Chunk], key: tuple[int, int, int]) -> Cell:
     cells = [ch.cells[key] for ch in chunks]
     return Cell(**{f: np.concatenate([getattr(c, f) for c in cells]) for f in Cell.__dataclass_fields__})
 
@@ -42,12 +42,19 @@ class SimResult:
     events: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    by_year: dict[tuple[int, int, int], Cell] = field(default_factory=dict)   # (plan, case, year) → cell
 
     @classmethod
     def from_chunks(cls, spec: SimSpec, chunks: list[Chunk], *, seconds: float = 0.0, notes=None) -> SimResult:
         keys = list(chunks[0].cells)
-        return cls(spec=spec, trials=sum(len(c.trials) for c in chunks), cells={k: _stack(chunks, k) for k in keys},
+        by_year = {k: _stack(chunks, k) for k in keys}
+        return cls(spec=spec, trials=sum(len(c.trials) for c in chunks),
+                   cells={(i, c): v for (i, c, y), v in by_year.items() if y == 0}, by_year=by_year,
                    events=sum(c.events for c in chunks), seconds=seconds, notes=list(notes or []))
+
+    @property
+    def years(self) -> int:
+        return self.spec.years
 
     # ------------------------------------------------------------------ names and lookups
     @property
@@ -69,7 +76,8 @@ class SimResult:
 
     def attainment(self, plan: str | int = 0, stress: str | int = 0) -> np.ndarray:
         """Annual attainment (trials × reps)."""
-        return self.cell(plan, stress).revenue / self.spec.reps.quota[None, :]
+        cell = self.cell(plan, stress)
+        return cell.revenue / cell.quota
 
     def cost(self, plan: str | int = 0, stress: str | int = 0) -> np.ndarray:
         """Total incentive cost per trial."""
@@ -90,7 +98,7 @@ class SimResult:
             frames.append(pd.DataFrame({
                 "plan": self.plans[i], "stress": self.stress_cases[c],
                 "trial": np.repeat(np.arange(T), R), "rep_id": np.tile(np.array(self.rep_ids, dtype=object), T),
-                "revenue": cell.revenue.ravel(), "attainment": (cell.revenue / self.spec.reps.quota).ravel(),
+                "revenue": cell.revenue.ravel(), "attainment": (cell.revenue / cell.quota).ravel(),
                 "payout": cell.payout.ravel()}))
         out = pd.concat(frames, ignore_index=True)
         out["plan"] = pd.Categorical(out["plan"], categories=self.plans)
@@ -101,24 +109,27 @@ class SimResult:
         """``plan, stress, month, revenue_mean, payout_mean``: mean over trials of the company's revenue booked in
         the month and incentive pay falling due in it (a period's pay falls due in its last month)."""
         rows = []
-        for (i, c), cell in self.cells.items():
+        for (i, c, y), cell in self.by_year.items():
             rev, pay = cell.monthly_revenue.mean(axis=0), cell.monthly_payout.mean(axis=0)
             for m in range(12):
-                rows.append({"plan": self.plans[i], "stress": self.stress_cases[c], "month": m + 1,
+                rows.append({"plan": self.plans[i], "stress": self.stress_cases[c],
+                             **({"year": y + 1} if self.years > 1 else {}), "month": m + 1,
                              "revenue_mean": rev[m], "payout_mean": pay[m]})
-        return pd.DataFrame(rows)
+        out = pd.DataFrame(rows)
+        if self.years > 1:
+            out = out.sort_values(["year"], kind="stable").reset_index(drop=True)
+        return out
 
     def summary(self) -> pd.DataFrame:
         """One row per plan × stress case (definitions in the module docstring)."""
         rows = []
-        quota = self.spec.reps.quota
-        for c, stress in enumerate(self.stress_cases):
+        for yr, c, stress in [(y, c, s) for y in range(self.years) for c, s in enumerate(self.stress_cases)]:
             first_rev = None
             for i, plan in enumerate(self.spec.plans):
-                cell = self.cells[(i, c)]
+                cell = self.by_year[(i, c, yr)]
                 ctx = plan_context(plan, self.spec.reps, self.spec.cal)
                 rev, cost = cell.revenue.sum(axis=1), cell.payout.sum(axis=1)
-                att = cell.revenue / quota
+                att = cell.revenue / cell.quota
                 T, R = att.shape
                 thr = ctx.threshold()
                 q = np.quantile(cost, [0.5, 0.9, 0.95, 0.99])
@@ -131,7 +142,8 @@ class SimResult:
                     first_rev = rev_mean
                 n_rp = T * R * plan.periods_per_year
                 rows.append({
-                    "plan": plan.name, "stress": stress, "trials": T, "reps": R,
+                    "plan": plan.name, "stress": stress, **({"year": yr + 1} if self.years > 1 else {}),
+                    "trials": T, "reps": R,
                     "revenue_mean": rev_mean, "revenue_p50": qr[0], "revenue_p90": qr[1], "revenue_p95": qr[2],
                     "revenue_p99": qr[3],
                     "cost_mean": float(cost.mean()), "cost_p50": q[0], "cost_p90": q[1], "cost_p95": q[2],

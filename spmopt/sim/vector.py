@@ -50,6 +50,7 @@ class Year:
     events: int = 0
     pulled: np.ndarray | None = None   # (T, R) revenue pulled into an earlier period
     pushed: np.ndarray | None = None   # (T, R) revenue pushed into a later period (or next year)
+    quota: np.ndarray | None = None    # (T, R) the year's annual quota (None: the reps file's)
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,197 @@ class VectorModel:
                     hit = (f.windfall_day[r] >= s.lo) & (f.windfall_day[r] < s.hi) & (size >= s.min_value)
                     np.add.at(counts[key][i], (r[hit], month[hit]), 1)
         return Year(revenue=revenue, spiffs=counts, effort=np.ones((T, n, 12)))
+
+
+# ------------------------------------------------------------------------------------------------- behaviour
+def year_rng(seed: int, trial: int, year: int, part: int | None = None) -> np.random.Generator:
+    """Year ``year`` of trial ``trial``: the first year is the trial's own stream (:func:`trial_rng`); ``part`` 0
+    is the stream of the year's January deals already open on 1 January (what December may pull)."""
+    key = (int(trial),) if year == 0 and part is None else (
+        (int(trial), int(year)) if part is None else (int(trial), int(year), int(part)))
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+@dataclass
+class _Candidates:
+    """Deals that would close at full effort, of all trials of a block, sorted by month: trial-rep cell, month,
+    whether already open a month before (pullable), size, and three uniforms (pull pick, close, hold back)."""
+
+    cell: np.ndarray
+    month: np.ndarray
+    pre: np.ndarray
+    size: np.ndarray
+    u: np.ndarray          # (3, n)
+    window: np.ndarray     # (n,) uniform for the spiff-window share of the month
+    bounds: np.ndarray     # month m's candidates are [bounds[m], bounds[m+1])
+
+
+@dataclass(frozen=True)
+class BehaviourModel:
+    """The fast path with behaviour: every trial's randomness is drawn up front from the trial's own stream
+    (candidate deals at full effort, their sizes and uniforms, as in the event model), then the months are
+    stepped for all trials and reps at once, each rep's policy choosing effort and timing from the state. Effort
+    ``e`` keeps a candidate with probability ``e / e_max`` — the event model's rule — so both engines draw the
+    same distribution. ``policies[y]`` is year ``y``'s :class:`~spmopt.sim.policy.PolicySet` (``None``: effort 1
+    and no timing, i.e. behaviour none over several years)."""
+
+    reps: Reps
+    case: Case
+    cal: Calendar
+    behaviour: object
+    policies: tuple | None
+    spiffs: tuple[tuple[str, SpiffRule], ...] = ()
+    periods: int = 1
+    years: int = 1
+    rule: object = None
+
+    def _draw(self, seed: int, trials: range, year: int, closings, pullable, top, jan_only: bool = False):
+        """Candidates of year ``year`` (only January's already-open ones with ``jan_only``) and the trial factors."""
+        n = len(self.reps)
+        mu, sigma = lognormal_params(self.reps.deal_size_mean, self.reps.deal_size_cv)
+        exact, mean = sigma == 0, self.reps.deal_size_mean
+        parts, factors = [], []
+        for i, t in enumerate(trials):
+            rng = year_rng(seed, t, year)
+            f = draw_factors(rng, self.case, n, self.cal)
+            factors.append(f)
+            F = (f.market * f.rep)[:, None] * top
+            jan = year_rng(seed, t, year, 0)     # January's open deals: their own stream (December pulls)
+            k_jan = jan.poisson(pullable[:, 0] * F[:, 0])
+            rest = (np.zeros(23 * n, dtype=np.int64) if jan_only else
+                    rng.poisson(np.concatenate([(pullable * F)[:, 1:].ravel(), ((closings - pullable) * F).ravel()])))
+            k_rest = rest
+            # cells: month 0 pre from jan, months 1..11 pre, months 0..11 same-month
+            rep_pre = np.repeat(np.arange(n), 11)
+            mon_pre = np.tile(np.arange(1, 12), n)
+            rep_same = np.repeat(np.arange(n), 12)
+            mon_same = np.tile(np.arange(12), n)
+            blocks = []
+            for g, reps_, mons, ks, is_pre in ((jan, np.arange(n), np.zeros(n, int), k_jan, True),
+                                               (rng, rep_pre, mon_pre, k_rest[:11 * n], True),
+                                               (rng, rep_same, mon_same, k_rest[11 * n:], False)):
+                r_ = np.repeat(reps_, ks)
+                m_ = np.repeat(mons, ks)
+                size = g.lognormal(mu[r_], sigma[r_])
+                if exact.any():
+                    size = np.where(exact[r_], mean[r_], size)
+                u = g.random((4, r_.size))
+                blocks.append((i * n + r_, m_, np.full(r_.size, is_pre), size, u))
+            parts.extend(blocks)
+        cell = np.concatenate([b[0] for b in parts])
+        month = np.concatenate([b[1] for b in parts])
+        order = np.argsort(month, kind="stable")
+        u = np.concatenate([b[4] for b in parts], axis=1)[:, order]
+        cand = _Candidates(cell=cell[order], month=month[order], pre=np.concatenate([b[2] for b in parts])[order],
+                           size=np.concatenate([b[3] for b in parts])[order], u=u[:3], window=u[3],
+                           bounds=np.searchsorted(month[order], np.arange(13)))
+        return cand, factors
+
+    def run(self, seed: int, trials: range) -> list[Year]:
+        from spmopt.sim.policy import closing_rates
+
+        reps, case, cal, bh = self.reps, self.case, self.cal, self.behaviour
+        n, T = len(reps), len(trials)
+        closings, pullable = closing_rates(reps, case, cal)
+        pols = self.policies
+        top = float(pols[0].efforts.max()) if pols else 1.0
+        q_loss = bh.pull_loss if pols else 0.0
+        push_loss = bh.push_loss if pols else 0.0
+        disc = bh.pull_discount if pols else 0.0
+        per_len = 12 // self.periods
+        fracs = {key: self._window_share(s) for key, s in self.spiffs}
+        rep_idx = np.broadcast_to(np.arange(n), (T, n))
+        quota = np.broadcast_to(reps.quota.astype(float), (T, n)).copy()
+        carry = np.zeros((T, n))                 # held back past 31 December: books next January
+        phi_idx = np.zeros((T, n), dtype=np.intp)
+        phi_val = np.zeros((T, n))
+        years_out = []
+        cand_next, fac_next = self._draw(seed, trials, 0, closings, pullable, top)
+        for yr in range(self.years):
+            cand, factors = cand_next, fac_next
+            cand_next, fac_next = self._draw(seed, trials, yr + 1, closings, pullable, top,
+                                             jan_only=yr + 1 == self.years)
+            windfall = np.zeros((T, n, 12))
+            wf_counts = {key: np.zeros((T, n, 12)) for key, _ in self.spiffs}
+            for i, f in enumerate(factors):        # windfalls: not subject to effort or timing
+                if f.windfall.any():
+                    r = np.flatnonzero(f.windfall)
+                    month = cal.month_of(f.windfall_day[r])
+                    size = case.windfall_size * reps.deal_size_mean[r]
+                    np.add.at(windfall[i], (r, month), size)
+                    for key, s in self.spiffs:
+                        hit = (f.windfall_day[r] >= s.lo) & (f.windfall_day[r] < s.hi) & (size >= s.min_value)
+                        np.add.at(wf_counts[key][i], (r[hit], month[hit]), 1)
+            pol = pols[yr] if pols else None
+            kappa = quota / reps.quota[None, :] if (pol is not None and len(pol.kappa) > 1) else None
+            revenue = np.zeros((T, n, 12))
+            effort = np.ones((T, n, 12))
+            counts = {key: np.zeros((T, n, 12)) for key, _ in self.spiffs}
+            pulled, pushed = np.zeros((T, n)), np.zeros((T, n))
+            revenue[:, :, 0] += carry
+            for t in range(12):
+                start = (t // per_len) * per_len
+                y = revenue[:, :, :start].sum(axis=-1)
+                a = revenue[:, :, start:t + 1].sum(axis=-1)
+                if pol is not None:
+                    e, push, pull, nphi = pol.decide(t, rep_idx, kappa, y, a, phi_idx)
+                else:
+                    e, push, pull, nphi = (np.ones((T, n)), np.zeros((T, n)), np.zeros((T, n)),
+                                           np.zeros((T, n), dtype=np.intp))
+                effort[:, :, t] = e
+                lo, hi = cand.bounds[t], cand.bounds[t + 1]
+                c = cand.cell[lo:hi]
+                u0, u1, u2 = cand.u[0, lo:hi], cand.u[1, lo:hi], cand.u[2, lo:hi]
+                size = cand.size[lo:hi]
+                taken = cand.pre[lo:hi] & (u0 < phi_val.ravel()[c])          # pulled into last month already
+                closed = ~taken & (u1 * top < e.ravel()[c])
+                held = closed & (u2 < push.ravel()[c])
+                kept = closed & ~held
+                held &= u2 < push.ravel()[c] * (1 - push_loss)                # the held-back deals not lost
+                revenue[:, :, t] += np.bincount(c[kept], size[kept], T * n).reshape(T, n)
+                moved = np.bincount(c[held], size[held], T * n).reshape(T, n)
+                pushed += moved
+                if t < 11:
+                    revenue[:, :, t + 1] += moved
+                else:
+                    carry = moved
+                # pulls from next month's open deals (next year's January for December)
+                if t < 11:
+                    lo2, hi2 = cand.bounds[t + 1], cand.bounds[t + 2]
+                    src = cand
+                else:
+                    lo2, hi2 = cand_next.bounds[0], cand_next.bounds[1]
+                    src = cand_next
+                c2 = src.cell[lo2:hi2]
+                pick = src.pre[lo2:hi2] & (src.u[0, lo2:hi2] < pull.ravel()[c2])
+                conv = pick & (src.u[1, lo2:hi2] * top < 1 - q_loss)
+                got = np.bincount(c2[conv], src.size[lo2:hi2][conv] * (1 - disc), T * n).reshape(T, n)
+                revenue[:, :, t] += got
+                pulled += got
+                for key, s in self.spiffs:
+                    big = size >= s.min_value
+                    inwin = cand.window[lo:hi] < fracs[key][c % n, t]
+                    counts[key][:, :, t] += np.bincount(c[kept & big & inwin], minlength=T * n).reshape(T, n)
+                    nxt_day, last_day = cal.starts[t + 1] + 1e-6, cal.starts[t + 1] - 1e-6
+                    if s.lo <= nxt_day < s.hi and t < 11:
+                        counts[key][:, :, t + 1] += np.bincount(c[held & big], minlength=T * n).reshape(T, n)
+                    if s.lo <= last_day < s.hi:
+                        bigp = src.size[lo2:hi2] * (1 - disc) >= s.min_value
+                        counts[key][:, :, t] += np.bincount(c2[conv & bigp], minlength=T * n).reshape(T, n)
+                    counts[key][:, :, t] += wf_counts[key][:, :, t]
+                revenue[:, :, t] += windfall[:, :, t]
+                phi_val, phi_idx = pull, nphi
+            years_out.append(Year(revenue=revenue, spiffs=counts, effort=effort, pulled=pulled, pushed=pushed,
+                                  quota=quota.copy()))
+            if self.rule is not None:
+                quota = self.rule.next(quota, revenue.sum(axis=-1))
+        return years_out
+
+    def _window_share(self, s: SpiffRule) -> np.ndarray:
+        """Share of each month's closings inside the spiff window (R, 12)."""
+        cal, case = self.cal, self.case
+        lo = np.clip(np.full(12, s.lo), cal.starts[:-1], cal.starts[1:])
+        hi = np.clip(np.full(12, s.hi), cal.starts[:-1], cal.starts[1:])
+        inside = expected_closings(case, cal, self.reps.cycle_days, lo=lo, hi=np.maximum(hi, lo))
+        whole = expected_closings(case, cal, self.reps.cycle_days)
+        return np.divide(inside, whole, out=np.zeros_like(whole), where=whole > 0)

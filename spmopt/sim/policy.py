@@ -1,0 +1,503 @@
+"""The rep's dynamic programme: effort and timing as functions of state, solved once per rep, plan and case.
+
+State at the start of month ``t`` of a year: ``y`` — revenue booked in the year's earlier plan periods (kept only
+when the plan's pay for a period depends on it: a true-up, a recoverable draw, or a ratchet on the year's sales),
+``a`` — revenue booked in the current period so far (what was held back into it included), and ``φ`` — the share
+of this month's open deals already pulled into the last month. Decisions: effort ``e`` from a grid and, in months
+where a plan period or a spiff window ends, one timing option: keep, hold back a share ``π`` of the month's deals
+into the next month, or pull a share ``φ'`` of next month's open deals now.
+
+Bellman equation (money in dollars; ``S`` the month's own closings, compound Poisson with mean count
+``(c_t − φ·p_t)·e`` and the rep's log-normal deal sizes; ``S'`` the pulled closings, count ``φ'·p_{t+1}·(1 − loss)``,
+sizes × (1 − discount); ``p_t`` the part of month ``t``'s closings already open a month earlier)::
+
+    V_t(y, a, φ) = max_{e, o}  −C_t(e) + E[ spiff pay ] + E_S,S'[ Z_t ]
+    Z_t = R_p(y, a + (1−π)S + S') + δ·V_{t+1}(y + a + (1−π)S + S', π·S, φ')     (t ends period p)
+    Z_t = δ·V_{t+1}(y, a + S + S', φ')                                       (otherwise)
+
+``R_p(y, b)`` is what the payout engine pays for period ``p`` when the period books ``b`` and the earlier periods
+booked ``y`` between them (taken as equal shares): every component the engine pays — tiers, thresholds, caps,
+accelerators, gates, true-ups, draws — enters through this one function. After the last month of the last
+simulated year, ``V`` is the plan's pay rate on quota × (carried − pulled) revenue; between years it is next
+year's ``V_0`` at next year's quota (:mod:`spmopt.sim.horizon`).
+
+``S`` lives on a lattice (``grid`` points up to ~5 s.d. above the best period), its distribution computed exactly
+on the lattice by FFT (deal sizes split between neighbouring lattice points, mean kept). Expectations are
+matrix products; one solve is a few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from spmopt.sim.behaviour import Behaviour
+from spmopt.sim.pay import PlanContext
+
+PUSH_STEPS = (0.5, 1.0)   # held-back shares, × max_push
+Y_POINTS = 13
+SIZE_QUANTILES = 256
+
+
+@dataclass(frozen=True)
+class RepProblem:
+    """One rep's year, as the rep sees it (expected rates; the market's luck is not known in advance)."""
+
+    ctx: PlanContext                 # bound to this rep alone (R = 1)
+    closings: np.ndarray             # (12,) expected won deals closing per month at effort 1
+    pullable: np.ndarray             # (12,) of which already open at the start of the month before
+    size_mean: float
+    size_cv: float
+    carry_rate: float                # value per $ carried past the horizon (the plan's rate on quota)
+    spiffs: tuple[tuple[float, np.ndarray, np.ndarray, np.ndarray, float, float], ...] = ()
+    # per spiff: (pay per qualifying deal, share of month t's closings in the window (12,), whether a deal held
+    # back to the first day of month t+1 is in it (12,), whether a deal pulled to the last day of month t is
+    # (12,), share of deals big enough, share of pulled (discounted) deals big enough)
+
+
+@dataclass
+class Policy:
+    """Decisions on the state grid: ``choice[t, iy, ia, iφ]`` = effort index × options + option index."""
+
+    choice: np.ndarray               # (12, nY, nA, nΦ) int16
+    efforts: np.ndarray              # (nE,)
+    push: np.ndarray                 # (nO,) share held back per option
+    pull: np.ndarray                 # (nO,) share pulled per option (a value of ``phis``)
+    pull_index: np.ndarray           # (nO,) index of the option's φ' in ``phis``
+    phis: np.ndarray                 # (nΦ,)
+    step: float                      # $ per lattice point of a
+    y_step: float                    # $ per point of y (0: no y state)
+    value0: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # V_0(y=0, a, φ) (nA, nΦ)
+
+    def lookup(self, t: int, y: np.ndarray, a: np.ndarray, phi_idx: np.ndarray) -> np.ndarray:
+        """Choices for states given in dollars (any shape)."""
+        _, nY, nA, _ = self.choice.shape
+        ia = np.clip(np.rint(a / self.step), 0, nA - 1).astype(np.intp)
+        iy = (np.zeros_like(ia) if nY == 1
+              else np.clip(np.rint(y / self.y_step), 0, nY - 1).astype(np.intp))
+        return self.choice[t, iy, ia, phi_idx]
+
+    def decode(self, choice: np.ndarray):
+        """(effort, push share, pull share, pull state index) of choices."""
+        n_opt = len(self.push)
+        e, o = np.divmod(choice.astype(np.intp), n_opt)
+        return self.efforts[e], self.push[o], self.pull[o], self.pull_index[o]
+
+
+def size_lattice(mean: float, cv: float, step: float, n: int) -> np.ndarray:
+    """Deal-size distribution on the lattice ``0, step, 2·step, …`` (length ``n``), each of ``SIZE_QUANTILES``
+    equal-probability log-normal quantiles split between its two neighbours (the mean is kept; mass beyond the
+    lattice sits on its last point)."""
+    from scipy import stats
+
+    if cv <= 0:
+        pts = np.array([mean])
+    else:
+        s2 = np.log1p(cv * cv)
+        q = (np.arange(SIZE_QUANTILES) + 0.5) / SIZE_QUANTILES
+        pts = np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * stats.norm.ppf(q))
+        pts *= mean / pts.mean()
+    x = np.minimum(pts / step, n - 1)
+    lo = np.floor(x).astype(int)
+    w = x - lo
+    f = np.zeros(n)
+    np.add.at(f, lo, (1 - w) / len(pts))
+    np.add.at(f, np.minimum(lo + 1, n - 1), w / len(pts))
+    return f
+
+
+def compound_poisson(rates: np.ndarray, size_hat: np.ndarray, n: int) -> np.ndarray:
+    """Lattice pmfs (…, n) of compound Poisson sums with the given rates (…) and size transform (m,)."""
+    m = 2 * (len(size_hat) - 1)
+    pmf = np.fft.irfft(np.exp(rates[..., None] * (size_hat - 1)), n=m)[..., :n]
+    pmf = np.maximum(pmf, 0.0)
+    pmf[..., -1] += np.maximum(1 - pmf.sum(axis=-1), 0.0)
+    return pmf / pmf.sum(axis=-1, keepdims=True)
+
+
+def _interp(table: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``table`` (…, n) at continuous lattice positions ``x`` (clipped), batched on the
+    leading axes of ``table`` broadcast against ``x``'s."""
+    n = table.shape[-1]
+    x = np.clip(x, 0, n - 1)
+    i0 = np.minimum(np.floor(x).astype(np.intp), n - 2) if n > 1 else np.zeros_like(x, dtype=np.intp)
+    w = x - i0 if n > 1 else np.zeros_like(x)
+    return (np.take_along_axis(table, i0, axis=-1) * (1 - w)
+            + np.take_along_axis(table, np.minimum(i0 + 1, n - 1), axis=-1) * w)
+
+
+class YearSolver:
+    """Solves one rep's year backwards. ``terminal(sales, carry, phi_index)`` gives the value after the last
+    month for the year's booked revenue ``sales`` ($), revenue held back past 31 December ``carry`` ($) and the
+    share of next January's open deals pulled into December (index into the φ grid)."""
+
+    def __init__(self, prob: RepProblem, behaviour: Behaviour, *, ratchet: bool = False) -> None:
+        self.prob, self.bh = prob, behaviour
+        ctx = prob.ctx
+        self.P = ctx.periods
+        self.L = 12 // self.P
+        self.Q = float(ctx.quota_per_period[0, 0]) * self.P
+        bh = behaviour
+        self.efforts = (np.linspace(bh.effort_min, bh.effort_max, bh.effort_steps) if bh.effort
+                        else np.array([1.0]))
+        if bh.effort:  # effort 1 exactly on the grid
+            self.efforts[np.argmin(np.abs(self.efforts - 1))] = 1.0
+        self.phis = np.array([0.0, bh.max_pull / 2, bh.max_pull]) if bh.timing and bh.max_pull > 0 else np.zeros(1)
+        pushes = [bh.max_push * x for x in PUSH_STEPS] if bh.timing and bh.max_push > 0 else []
+        push = [0.0] + pushes + [0.0] * (len(self.phis) - 1)
+        pull_idx = [0] * (1 + len(pushes)) + list(range(1, len(self.phis)))
+        self.push = np.array(push)
+        self.pull_index = np.array(pull_idx, dtype=np.intp)
+        self.pull = self.phis[self.pull_index]
+        # lattice: up to ~5 s.d. above the best period at full effort (plus pulls), at least 2 period quotas
+        s, cv = prob.size_mean, prob.size_cv
+        top = self.efforts[-1]
+        per = prob.closings.reshape(self.P, self.L).sum(axis=1) * top + prob.pullable.max() * self.phis[-1]
+        mean = per * s
+        sd = np.sqrt(per * s * s * (1 + cv * cv))
+        qp = self.Q / self.P
+        span = max(2.0 * qp, float(np.max(mean + 5 * sd)) * 1.1)
+        self.nA = bh.grid
+        self.step = span / (self.nA - 1)
+        self.nK = self.nA
+        fft_n = 1
+        while fft_n < 2 * self.nK:
+            fft_n *= 2
+        self.size_hat = np.fft.rfft(size_lattice(s, cv, self.step, fft_n))
+        self.size_hat_pulled = np.fft.rfft(size_lattice(s * (1 - bh.pull_discount), cv, self.step, fft_n))
+        self.delta = bh.discount
+        # pay tables R[p, iy, ib]
+        self.nL = self.nA + self.nK
+        self.sum_index = np.arange(self.nA)[:, None] + np.arange(self.nK)[None, :]     # a + k
+        b = np.arange(self.nL) * self.step
+        y_top = span * (self.P - 1)
+        ys = np.linspace(0, y_top, Y_POINTS) if self.P > 1 else np.zeros(1)
+        R = self._pay_table(ys, b)
+        separable = self.P == 1 or np.allclose(R, R[:, :1, :], rtol=0, atol=1e-6 * max(ctx.plan.target_incentive, 1))
+        self.ratchet = ratchet
+        if separable and not (ratchet and self.P > 1):
+            ys, R = np.zeros(1), R[:, :1, :]
+        self.ys, self.R = ys, R
+        self.y_step = float(ys[1] - ys[0]) if len(ys) > 1 else 0.0
+        self.nY = len(ys)
+        self.cost_scale = bh.reference_rate * prob.closings * s          # r0 · μ_t
+        psi = bh.effort_curvature
+        self.cost = (self.efforts ** (1 + psi) / (1 + psi)) if bh.effort else np.zeros(1)
+        if not bh.effort:
+            self.cost_scale = np.zeros(12)
+        self.spiff_month = self._spiff_terms()
+
+    # ------------------------------------------------------------------------------------------------ pay
+    def _pay_table(self, ys: np.ndarray, b: np.ndarray) -> np.ndarray:
+        P = self.P
+        out = np.zeros((P, len(ys), len(b)))
+        for p in range(P):
+            per = np.zeros((len(ys), len(b), P))
+            if p > 0:
+                per[..., :p] = (ys / p)[:, None, None]
+            per[..., p] = b[None, :]
+            pay = self.prob.ctx.pay_periods(per.reshape(-1, 1, P)).total     # (nY·nL, 1, P)
+            out[p] = pay[:, 0, p].reshape(len(ys), len(b))
+        return out
+
+    def _spiff_terms(self):
+        """Per month: spiff pay per own deal closed, per own deal held back, per deal pulled (12,) each."""
+        own, held, pulled = np.zeros(12), np.zeros(12), np.zeros(12)
+        for v, frac, in_next, in_last, q_own, q_pulled in self.prob.spiffs:
+            own += v * frac * q_own
+            held += v * (in_next - frac) * q_own
+            pulled += v * in_last * q_pulled
+        return own, held, pulled
+
+    # ---------------------------------------------------------------------------------------------- solve
+    def _decision_month(self, t: int) -> bool:
+        if not self.bh.timing:
+            return False
+        if (t + 1) % self.L == 0:
+            return True
+        return any(bool(frac[t] != (frac[t + 1] if t < 11 else 0.0)) for _, frac, *_ in self.prob.spiffs)
+
+    def solve(self, terminal: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Policy:
+        prob, nY, nA, nK = self.prob, self.nY, self.nA, self.nK
+        nE, nPhi, nO = len(self.efforts), len(self.phis), len(self.push)
+        step = self.step
+        a = np.arange(nA)[None, :, None]            # lattice index of a
+        k = np.arange(nK)[None, None, :]
+        ys = self.ys[:, None, None]
+        choice = np.zeros((12, nY, nA, nPhi), dtype=np.int16)
+        V = None
+        own_spiff, held_spiff, pulled_spiff = self.spiff_month
+        for t in range(11, -1, -1):
+            p, ends = t // self.L, (t + 1) % self.L == 0
+            options = range(nO) if self._decision_month(t) else [0]
+            nxt_pullable = prob.pullable[(t + 1) % 12]
+            own_rate = (prob.closings[t] - self.phis[None, :] * prob.pullable[t]) * self.efforts[:, None]  # (nE, nΦ)
+            own_rate = np.maximum(own_rate, 0.0)
+            total = np.full((nY * nA, nE, nPhi, nO), -np.inf)
+            for o in options:
+                pi, io = self.push[o], self.pull_index[o]
+                rate = own_rate.copy()
+                if io:
+                    pull_rate = self.phis[io] * nxt_pullable * (1 - self.bh.pull_loss)
+                    hat = np.exp(own_rate[..., None] * (self.size_hat - 1) + pull_rate * (self.size_hat_pulled - 1))
+                    pmf = np.maximum(np.fft.irfft(hat, n=2 * (len(self.size_hat) - 1))[..., :nK], 0.0)
+                    pmf[..., -1] += np.maximum(1 - pmf.sum(axis=-1), 0.0)
+                    pmf /= pmf.sum(axis=-1, keepdims=True)
+                else:
+                    pmf = compound_poisson(rate, self.size_hat, nK)                      # (nE, nΦ, nK)
+                if ends and pi == 0:      # booked a + k on the lattice: gather from one (nY, nL) table
+                    b = np.arange(self.nL)
+                    if t == 11:
+                        cont = terminal(self.ys[:, None] + b[None, :] * step, np.zeros((nY, self.nL)), io)
+                    else:
+                        cont = self._v_at(V, self.ys[:, None] + b[None, :] * step, np.zeros((nY, self.nL)), io)
+                    Z = (self.R[p] + self.delta * cont)[:, self.sum_index]
+                elif ends:
+                    booked = a + (1 - pi) * k                                           # (1, nA, nK)
+                    carry = pi * (1 - self.bh.push_loss) * k * step
+                    pay = _interp_rows_indexed(self.R[p], np.arange(nY)[:, None, None],
+                                               np.broadcast_to(booked, (nY, nA, nK)))
+                    if t == 11:
+                        cont = terminal(np.broadcast_to(ys + booked * step, (nY, nA, nK)),
+                                        np.broadcast_to(carry, (nY, nA, nK)), io)
+                    else:
+                        cont = self._v_at(V, ys + booked * step, carry, io)
+                    Z = pay + self.delta * cont
+                else:
+                    Z = self.delta * self._v_same_period(V, io)
+                EV = Z.reshape(nY * nA, nK) @ pmf.reshape(nE * nPhi, nK).T               # (nY·nA, nE·nΦ)
+                spiff = rate * (own_spiff[t] + pi * held_spiff[t]) + (
+                    self.phis[io] * nxt_pullable * (1 - self.bh.pull_loss) * pulled_spiff[t])
+                total[..., o] = EV.reshape(nY * nA, nE, nPhi) + spiff[None]
+            total -= (self.cost_scale[t] * self.cost)[None, :, None, None]
+            # prefer keeping dates and lower effort on ties (a hair of pay)
+            tie = 1e-9 * max(prob.ctx.plan.target_incentive, 1.0)
+            total -= tie * (np.arange(nO)[None, None, None, :] > 0)
+            flat = total.transpose(0, 2, 1, 3).reshape(nY * nA, nPhi, nE * nO)
+            best = np.argmax(flat, axis=-1)
+            V = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0].reshape(nY, nA, nPhi)
+            choice[t] = best.reshape(nY, nA, nPhi).astype(np.int16)
+        return Policy(choice=choice, efforts=self.efforts, push=self.push, pull=self.pull,
+                      pull_index=self.pull_index, phis=self.phis, step=step, y_step=self.y_step,
+                      value0=V[0].copy())
+
+    def _v_same_period(self, V: np.ndarray, io: int) -> np.ndarray:
+        """V_{t+1}(y, a + k, φ') for integer lattice positions (clipped at the top)."""
+        nA = self.nA
+        return V[:, :, io][:, np.minimum(np.arange(nA)[:, None] + np.arange(self.nK)[None, :], nA - 1)]
+
+    def _v_at(self, V: np.ndarray, y_dollars: np.ndarray, a_dollars: np.ndarray, io: int) -> np.ndarray:
+        """V_{t+1}(y, a, φ') at continuous y and a (dollars), bilinear."""
+        nY = self.nY
+        shape = np.broadcast_shapes(np.shape(y_dollars), np.shape(a_dollars))
+        xa = np.broadcast_to(a_dollars / self.step, shape)
+        table = V[:, :, io]                                                   # (nY, nA)
+        if nY == 1:
+            return _interp_rows(table[0], xa)
+        xy = np.clip(np.broadcast_to(y_dollars / self.y_step, shape), 0, nY - 1)
+        y0 = np.minimum(np.floor(xy).astype(np.intp), nY - 2)
+        wy = xy - y0
+        lo = _interp_rows_indexed(table, y0, xa)
+        hi = _interp_rows_indexed(table, y0 + 1, xa)
+        return lo * (1 - wy) + hi * wy
+
+
+def _interp_rows(row: np.ndarray, x: np.ndarray) -> np.ndarray:
+    n = len(row)
+    x = np.clip(x, 0, n - 1)
+    i0 = np.minimum(np.floor(x).astype(np.intp), n - 2)
+    w = x - i0
+    return row[i0] * (1 - w) + row[i0 + 1] * w
+
+
+def _interp_rows_indexed(table: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    n = table.shape[1]
+    x = np.clip(x, 0, n - 1)
+    i0 = np.minimum(np.floor(x).astype(np.intp), n - 2)
+    w = x - i0
+    return table[rows, i0] * (1 - w) + table[rows, i0 + 1] * w
+
+
+def for_rep(ctx: PlanContext, r: int) -> PlanContext:
+    """``ctx`` restricted to rep ``r`` (R = 1)."""
+    return replace(ctx, quota_per_period=ctx.quota_per_period[r:r + 1],
+                   other_credited={m: v[r:r + 1] for m, v in ctx.other_credited.items()},
+                   other_quotas={m: v[r:r + 1] for m, v in ctx.other_quotas.items()})
+
+
+def closing_rates(reps, case, cal) -> tuple[np.ndarray, np.ndarray]:
+    """Expected won deals closing per month at effort 1 (R, 12), and the part of them from opportunities opened
+    before the month began (R, 12): what a rep can pull into the month before."""
+    from spmopt.sim.market import cycle_integral, expected_closings
+
+    per_day = reps.opportunities / cal.days * np.clip(reps.win_rate * reps.skill + case.win_shift, 0, 1)
+    total = expected_closings(case, cal, reps.cycle_days) * per_day[:, None]
+    k = case.cycle_shape
+    scale = reps.cycle_days[:, None] / k
+    breaks, level = case.intensity(cal)
+    same = np.zeros_like(total)
+    for j in range(12):
+        a, b = cal.starts[j], cal.starts[j + 1]
+        for i in range(len(level)):
+            u0, u1 = max(breaks[i], a), min(breaks[i + 1], b)
+            if u1 > u0:
+                same[:, j] += level[i] * (cycle_integral(np.array([[b - u0]]), k, scale)[:, 0]
+                                          - cycle_integral(np.array([[b - u1]]), k, scale)[:, 0])
+    return total, np.maximum(total - same * per_day[:, None], 0.0)
+
+
+# ------------------------------------------------------------------------------------------ all reps, all years
+KAPPA = np.geomspace(0.4, 2.5, 13)   # quota multipliers a ratchet's later years are solved for
+
+
+@dataclass
+class PolicySet:
+    """The policies of every rep for one simulated year, stacked for vectorised lookup. With a ratchet, years
+    after the first hold one policy per quota multiplier in ``kappa`` (next quota / the reps file's quota)."""
+
+    choice: np.ndarray          # (R, nκ, 12, nY, nA, nΦ) int16
+    step: np.ndarray            # (R, nκ) $ per lattice point
+    y_step: np.ndarray          # (R, nκ)
+    kappa: np.ndarray           # (nκ,)
+    efforts: np.ndarray
+    push: np.ndarray
+    pull: np.ndarray
+    pull_index: np.ndarray
+    phis: np.ndarray
+
+    def decide(self, t: int, rep: np.ndarray, kappa: np.ndarray | None, y: np.ndarray, a: np.ndarray,
+               phi_idx: np.ndarray):
+        """(effort, push share, pull share, next φ index) for reps ``rep`` in states y, a ($), φ (same shapes)."""
+        _, nK, _, nY, nA, _ = self.choice.shape
+        ik = (np.zeros_like(rep) if nK == 1 or kappa is None
+              else np.clip(np.rint(np.interp(np.log(kappa), np.log(self.kappa), np.arange(nK))), 0, nK - 1
+                           ).astype(np.intp))
+        step = self.step[rep, ik]
+        ia = np.clip(np.rint(a / step), 0, nA - 1).astype(np.intp)
+        ys = self.y_step[rep, ik]
+        iy = np.where(ys > 0, np.clip(np.rint(y / np.where(ys > 0, ys, 1.0)), 0, nY - 1), 0).astype(np.intp)
+        c = self.choice[rep, ik, t, iy, ia, phi_idx].astype(np.intp)
+        e, o = np.divmod(c, len(self.push))
+        return self.efforts[e], self.push[o], self.pull[o], self.pull_index[o]
+
+
+def _problem(ctx: PlanContext, r: int, mult: float, closings, pullable, reps, spiffs) -> RepProblem:
+    c1 = for_rep(ctx, r)
+    if mult != 1.0:
+        c1 = replace(c1, quota_per_period=c1.quota_per_period * mult)
+    return RepProblem(c1, closings[r], pullable[r], float(reps.deal_size_mean[r]), float(reps.deal_size_cv[r]),
+                      float(c1.reference_rate()[0]), spiffs[r])
+
+
+def _share_above(minimum: float, mean: float, cv: float) -> float:
+    """P(deal size ≥ minimum) for log-normal sizes."""
+    from scipy import stats
+
+    if not np.isfinite(minimum) or minimum <= 0:
+        return 1.0
+    if cv <= 0:
+        return float(mean >= minimum)
+    s2 = np.log1p(cv * cv)
+    return float(stats.norm.sf((np.log(minimum) - (np.log(mean) - s2 / 2)) / np.sqrt(s2)))
+
+
+def spiff_inputs(ctx: PlanContext, reps, case, cal, behaviour: Behaviour):
+    """Per rep, the spiff terms of :class:`RepProblem` (see there)."""
+
+    from spmopt.sim.market import expected_closings
+
+    out = []
+    whole = expected_closings(case, cal, reps.cycle_days)
+    per = []
+    for s in ctx.spiffs:
+        lo = np.clip(np.full(12, s.lo), cal.starts[:-1], cal.starts[1:])
+        hi = np.clip(np.full(12, s.hi), cal.starts[:-1], cal.starts[1:])
+        inside = expected_closings(case, cal, reps.cycle_days, lo=lo, hi=np.maximum(hi, lo))
+        frac = np.divide(inside, whole, out=np.zeros_like(whole), where=whole > 0)        # (R, 12)
+        nxt = cal.starts[1:] + 1e-6
+        last = cal.starts[1:] - 1e-6
+        in_next = ((nxt >= s.lo) & (nxt < s.hi)).astype(float)
+        in_last = ((last >= s.lo) & (last < s.hi)).astype(float)
+        per.append((s, frac, in_next, in_last))
+    # pay per qualifying deal: the engine's extra pay for one more deal in a period, for a rep on quota
+    for r in range(len(reps)):
+        c1 = for_rep(ctx, r)
+        on_quota = np.repeat(c1.quota_per_period, ctx.periods, axis=-1)           # (1, P)
+        terms = []
+        for s, frac, in_next, in_last in per:
+            base = {x.name: np.zeros((1, ctx.periods)) for x in ctx.spiffs}
+            one = {**base, s.name: np.ones((1, ctx.periods))}
+            v = float((c1.pay_periods(on_quota, one).total - c1.pay_periods(on_quota, base).total).mean())
+            mean, cv = float(reps.deal_size_mean[r]), float(reps.deal_size_cv[r])
+
+            terms.append((v, frac[r], in_next, in_last, _share_above(s.min_value, mean, cv),
+                          _share_above(s.min_value, mean * (1 - behaviour.pull_discount), cv)))
+        out.append(tuple(terms))
+    return out
+
+
+def solve_policies(ctx: PlanContext, reps, case, cal, behaviour: Behaviour, *, years: int = 1,
+                   rule=None) -> list[PolicySet]:
+    """The policy of every rep in every simulated year (backwards from the last), for one plan and case."""
+    from spmopt.sim.horizon import QuotaRule
+
+    rule = rule or QuotaRule()
+    closings, pullable = closing_rates(reps, case, cal)
+    spiffs = spiff_inputs(ctx, reps, case, cal, behaviour)
+    R = len(reps)
+    delta = behaviour.discount
+    out: list[PolicySet | None] = [None] * years
+    nxt: list[list[tuple[YearSolver, Policy]]] | None = None      # per rep: (solver, policy) per κ of next year
+    for yr in range(years - 1, -1, -1):
+        if yr == 0:
+            kappas = np.array([1.0])
+        elif rule.depends_on_sales:
+            kappas = KAPPA
+        else:
+            kappas = np.array([1.0 if rule.type == "fixed" else (1 + rule.growth) ** yr])
+        this = []
+        for r in range(R):
+            row = []
+            for kap in kappas:
+                prob = _problem(ctx, r, float(kap), closings, pullable, reps, spiffs)
+                solver = YearSolver(prob, behaviour, ratchet=rule.depends_on_sales and yr < years - 1)
+                row.append((solver, solver.solve(_terminal(prob, solver, nxt, r, kap, rule, delta, pullable))))
+            this.append(row)
+        nY = max(s.nY for row in this for s, _ in row)
+        choice = np.stack([np.stack([np.broadcast_to(p.choice, (12, nY) + p.choice.shape[2:]) if p.choice.shape[1]
+                                     != nY else p.choice for _, p in row]) for row in this])
+        s0, p0 = this[0][0]
+        out[yr] = PolicySet(choice=choice, step=np.array([[p.step for _, p in row] for row in this]),
+                            y_step=np.array([[p.y_step for _, p in row] for row in this]), kappa=kappas,
+                            efforts=p0.efforts, push=p0.push, pull=p0.pull, pull_index=p0.pull_index,
+                            phis=p0.phis)
+        nxt = this
+    return out
+
+
+def _terminal(prob: RepProblem, solver: YearSolver, nxt, r: int, kap: float, rule, delta: float, pullable):
+    """The value after this year's last month (see :class:`YearSolver`)."""
+    lost = solver.phis * pullable[r][0] * prob.size_mean          # January revenue pulled into December (per φ')
+    if nxt is None:
+        def last(sales, carry, io):
+            return prob.carry_rate * (carry - lost[io])
+        return last
+    row = nxt[r]
+    ks = np.array([float(s.Q) for s, _ in row])                    # next year's annual quotas
+    base_q = solver.Q / kap
+
+    def between(sales, carry, io):
+        if len(row) == 1:
+            s1, p1 = row[0]
+            return delta * _interp_rows(p1.value0[:, io], carry / p1.step)
+        q_next = rule.next(np.full(sales.shape, solver.Q), sales)
+        x = np.interp(np.log(q_next / base_q), np.log(ks / base_q), np.arange(len(ks)))
+        i0 = np.minimum(np.floor(x).astype(np.intp), len(ks) - 2)
+        w = x - i0
+        vals = np.stack([_interp_rows(p.value0[:, io], carry / p.step) for _, p in row])  # (nκ, …)
+        pick = np.take_along_axis(vals, i0[None], axis=0)[0] * (1 - w) + np.take_along_axis(
+            vals, (i0 + 1)[None], axis=0)[0] * w
+        return delta * pick
+    return between
