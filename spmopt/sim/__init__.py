@@ -109,10 +109,11 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
     elif isinstance(behaviour, Mapping):
         behaviour = Behaviour(**behaviour)
     t0 = time.perf_counter()
-    prep = prepare(_reps(reps, quotas), _plans(plans), _stress(stress), seed=seed, behaviour=behaviour,
-                   engine=engine, year=year, marginal=marginal, years=years, quota_rule=parse_quota_rule(quota_rule))
     if workers is None and scheduler is None:
         workers = 1
+    prep = prepare(_reps(reps, quotas), _plans(plans), _stress(stress), seed=seed, behaviour=behaviour,
+                   engine=engine, year=year, marginal=marginal, years=years, quota_rule=parse_quota_rule(quota_rule),
+                   solve_workers=workers or 1)
     chunks = execute(prep.spec, trials, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
                      progress=progress)
     return SimResult.from_chunks(prep.spec, chunks, seconds=time.perf_counter() - t0, notes=prep.notes)

@@ -23,8 +23,10 @@ revenue, share of this month's deals already pulled), and both simulators apply 
 Defaults (scenario assumptions in the direction the literature documents; fit them to a company's history with
 ``spmopt calibrate``): ψ = 3 (a 10 % higher commission rate raises effort and revenue by about 3 %; cf. Misra &
 Nair 2011, Chung, Steenburgh & Sudhir 2014), r₀ = 4 % of revenue, a 5 % price concession and 10 % lost on pulled
-deals, 10 % lost on held-back deals (Larkin 2014 finds quarter-end deals sold at larger discounts), monthly
-discount 0.999 (1.2 % a year).
+deals (Larkin 2014 finds quarter-end deals sold at larger discounts), 20 % lost on held-back deals (a deal kept
+waiting past a period end is exposed longer to the customer's second thoughts and to competitors; with a cost
+this size, pull-ins outweigh hold-backs at period ends, as Oyer 1998 and Larkin 2014 observe), monthly discount
+0.999 (1.2 % a year).
 """
 
 from __future__ import annotations
@@ -46,10 +48,10 @@ class Behaviour(BaseModel):
     effort_curvature: Annotated[float, Field(gt=0.2, le=50)] = 3.0
     effort_min: Annotated[float, Field(gt=0, le=1)] = 0.5
     effort_max: Annotated[float, Field(ge=1, le=3)] = 1.6
-    effort_steps: Annotated[int, Field(ge=3, le=81)] = 23
+    effort_steps: Annotated[int, Field(ge=3, le=81)] = 12
     pull_discount: Annotated[float, Field(ge=0, lt=1)] = 0.05
     pull_loss: Annotated[float, Field(ge=0, lt=1)] = 0.10
-    push_loss: Annotated[float, Field(ge=0, lt=1)] = 0.10
+    push_loss: Annotated[float, Field(ge=0, lt=1)] = 0.20
     max_pull: Annotated[float, Field(ge=0, le=1)] = 0.5
     max_push: Annotated[float, Field(ge=0, le=1)] = 0.5
     discount: Annotated[float, Field(gt=0, le=1)] = 0.999

@@ -15,8 +15,9 @@ Processes (time in days from 1 January):
   month, and at the month's end the timing option. With behaviour on, opportunities arrive at ``e_max`` × the
   rate and a won deal closing in month ``t`` is booked with probability ``e_t / e_max`` (so closings are Poisson
   at ``e_t`` × the rate); held-back deals are re-dated to the first day of the next month, one by one with the
-  chosen share; pulled deals are open deals due next month, each taken with the chosen share, booked on the
-  month's last day at the price concession, with ``pull_loss`` of them lost.
+  chosen share (``push_loss`` of them lost); pulled deals are open deals due next month, each taken with the
+  chosen share, closed with probability ``(1 − pull_loss) · e / e_max`` (the rep works them this month) and
+  booked on the month's last day at the price concession.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class DesModel:
                         st.pending[r].remove(d)
                         if d.proc is not None and d.proc.is_alive:
                             d.proc.interrupt()
-                        if rng.random() * top < (1 - bh.pull_loss):
+                        if rng.random() * top < (1 - bh.pull_loss) * st.current_effort[r]:   # worked now
                             size = d.size * (1 - bh.pull_discount)
                             st.revenue[r, j] += size
                             st.pulled[r] += size

@@ -145,18 +145,53 @@ def run_chunk(spec: SimSpec, trials: range) -> Chunk:
     return Chunk(trials=trials, cells=cells, events=events, seconds=time.perf_counter() - t0)
 
 
-def solve_all(spec: SimSpec, progress: Callable[[int, int], None] | None = None) -> dict:
-    """The reps' policies for every plan and stress case (behaviour on): (plan, case) → one PolicySet per year."""
+def _solve_task(spec: SimSpec, i: int, c: int, idx: np.ndarray):
+    """Policies of reps ``idx`` under plan ``i`` and case ``c`` (one task of :func:`solve_all`)."""
+    from spmopt.sim.inputs import subset
     from spmopt.sim.policy import solve_policies
 
-    out = {}
-    todo = [(i, c) for i in range(len(spec.plans)) for c in range(len(spec.cases))]
-    for n, (i, c) in enumerate(todo):
-        ctx = plan_context(spec.plans[i], spec.reps, spec.cal)
-        out[(i, c)] = tuple(solve_policies(ctx, spec.reps, spec.cases[c], spec.cal, spec.behaviour,
-                                           years=spec.years, rule=spec.quota_rule))
+    reps = subset(spec.reps, idx)
+    ctx = plan_context(spec.plans[i], reps, spec.cal)
+    return solve_policies(ctx, reps, spec.cases[c], spec.cal, spec.behaviour, years=spec.years,
+                          rule=spec.quota_rule)
+
+
+def solve_all(spec: SimSpec, workers: int = 1, progress: Callable[[int, int], None] | None = None) -> dict:
+    """The reps' policies for every plan and stress case (behaviour on): (plan, case) → one PolicySet per year.
+    With ``workers`` > 1 the solves run on a local process pool, in blocks of reps; the policies do not depend
+    on the split."""
+    from spmopt.sim.policy import PolicySet
+
+    R = len(spec.reps)
+    blocks = max(1, min(R, 4 * workers if workers > 1 else 1))
+    parts = np.array_split(np.arange(R), blocks)
+    todo = [(i, c, idx) for i in range(len(spec.plans)) for c in range(len(spec.cases)) for idx in parts]
+    done: dict[int, list] = {}
+
+    def tick(k, res):
+        done[k] = res
         if progress:
-            progress(n + 1, len(todo))
+            progress(len(done), len(todo))
+
+    if workers <= 1 or len(todo) == 1:
+        for k, (i, c, idx) in enumerate(todo):
+            tick(k, _solve_task(spec, i, c, idx))
+    else:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_pool_context(),
+                                   initializer=_leave_interrupts_to_the_parent)
+        try:
+            futs = {pool.submit(_solve_task, spec, i, c, idx): k for k, (i, c, idx) in enumerate(todo)}
+            for fut in as_completed(futs):
+                tick(futs[fut], fut.result())
+        except BaseException:
+            stop_pool(pool)
+            raise
+        pool.shutdown()
+    out = {}
+    for i in range(len(spec.plans)):
+        for c in range(len(spec.cases)):
+            ks = [k for k, (a, b, _) in enumerate(todo) if (a, b) == (i, c)]
+            out[(i, c)] = tuple(PolicySet.concat([done[k][y] for k in ks]) for y in range(spec.years))
     return out
 
 
@@ -211,9 +246,9 @@ def execute(spec: SimSpec, trials: int, *, workers: int | None = None, scheduler
             tick(k, run_chunk(spec, r))
     else:
         pool = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=_pool_context(),
-                                   initializer=_leave_interrupts_to_the_parent)
-        try:
-            futs = {pool.submit(run_chunk, spec, r): k for k, r in enumerate(ranges)}
+                                   initializer=_start_worker, initargs=(spec,))
+        try:   # the spec (with the reps' policies, possibly large) goes to each worker once, not with each chunk
+            futs = {pool.submit(_run_in_worker, r): k for k, r in enumerate(ranges)}
             for fut in as_completed(futs):
                 tick(futs[fut], fut.result())
         except BaseException:  # Ctrl-C or a failed chunk: the chunks still running are of no use
@@ -230,6 +265,19 @@ def _pool_context():
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["__main__", __name__])
     return ctx
+
+
+_WORKER_SPEC: SimSpec | None = None
+
+
+def _start_worker(spec: SimSpec) -> None:
+    global _WORKER_SPEC
+    _leave_interrupts_to_the_parent()
+    _WORKER_SPEC = spec
+
+
+def _run_in_worker(trials: range) -> Chunk:
+    return run_chunk(_WORKER_SPEC, trials)
 
 
 def _leave_interrupts_to_the_parent() -> None:
@@ -264,8 +312,8 @@ class Prepared:
 
 def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | None, *, seed: int,
             behaviour: Behaviour, engine: str, year: int | None, marginal: bool = True, years: int = 1,
-            quota_rule: QuotaRule | None = None, solve_progress: Callable[[int, int], None] | None = None
-            ) -> Prepared:
+            quota_rule: QuotaRule | None = None, solve_workers: int = 1,
+            solve_progress: Callable[[int, int], None] | None = None) -> Prepared:
     """Check the inputs once, up front (plan measures, stress cases, engine) and build the :class:`SimSpec`."""
     if not plans:
         raise ValueError("give at least one plan")
@@ -303,5 +351,5 @@ def prepare(reps: Reps, plans: Sequence[Plan], stress: Sequence[StressCase] | No
     spec = SimSpec(reps=reps, plans=tuple(plans), cases=cases, cal=cal, behaviour=behaviour, engine=engine,
                    seed=int(seed), marginal=marginal, years=int(years), quota_rule=quota_rule or QuotaRule())
     if behaviour.mode != "none":
-        spec = replace(spec, policies=solve_all(spec, solve_progress))
+        spec = replace(spec, policies=solve_all(spec, solve_workers, solve_progress))
     return Prepared(spec, notes)

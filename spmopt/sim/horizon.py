@@ -3,7 +3,8 @@
 - ``fixed``: every year has the reps file's quota;
 - ``growth``: quota × (1 + growth) each year;
 - ``ratchet``: next quota = (1 + growth) × ((1 − weight) × this quota + weight × this year's booked revenue);
-  ``weight`` 1 sets next year's quota on this year's sales alone, the classic ratchet.
+  ``weight`` 1 sets next year's quota on this year's sales alone, the classic ratchet (never below 1 % of this
+  year's quota, so a year without sales does not make a zero quota).
 
 Deals pushed past 31 December book in January of the next simulated year; deals pulled from January are missing
 from it; the pipeline carries on (closings come from the same stress case every year; market and rep demand
@@ -34,7 +35,8 @@ class QuotaRule(BaseModel):
             return quota.copy()
         if self.type == "growth":
             return quota * (1 + self.growth)
-        return (1 + self.growth) * ((1 - self.weight) * quota + self.weight * np.asarray(sales, dtype=float))
+        nxt = (1 + self.growth) * ((1 - self.weight) * quota + self.weight * np.asarray(sales, dtype=float))
+        return np.maximum(nxt, 0.01 * quota)     # a year with no sales does not make a zero quota
 
     @property
     def depends_on_sales(self) -> bool:

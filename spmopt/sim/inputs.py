@@ -163,3 +163,14 @@ def with_quota(reps: Reps, quota: np.ndarray) -> Reps:
     if q.shape != (len(reps),) or not (q > 0).all():
         raise ValueError(f"need one positive quota per rep ({len(reps)}), got shape {q.shape}")
     return replace(reps, quota=q)
+
+
+def subset(reps: Reps, idx) -> Reps:
+    """The reps at positions ``idx``, in that order."""
+    idx = np.asarray(idx, dtype=np.intp)
+    return replace(reps, ids=tuple(reps.ids[i] for i in idx), quota=reps.quota[idx],
+                   opportunities=reps.opportunities[idx], win_rate=reps.win_rate[idx],
+                   deal_size_mean=reps.deal_size_mean[idx], deal_size_cv=reps.deal_size_cv[idx],
+                   cycle_days=reps.cycle_days[idx], skill=reps.skill[idx],
+                   measures={k: v[idx] for k, v in reps.measures.items()},
+                   rows=tuple(reps.rows[i] for i in idx) if reps.rows else tuple(int(i) + 2 for i in idx))

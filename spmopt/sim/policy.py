@@ -70,6 +70,7 @@ class Policy:
     step: float                      # $ per lattice point of a
     y_step: float                    # $ per point of y (0: no y state)
     value0: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # V_0(y=0, a, φ) (nA, nΦ)
+    effort: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # (12, nY, nA, nΦ) continuous
 
     def lookup(self, t: int, y: np.ndarray, a: np.ndarray, phi_idx: np.ndarray) -> np.ndarray:
         """Choices for states given in dollars (any shape)."""
@@ -115,17 +116,6 @@ def compound_poisson(rates: np.ndarray, size_hat: np.ndarray, n: int) -> np.ndar
     pmf = np.maximum(pmf, 0.0)
     pmf[..., -1] += np.maximum(1 - pmf.sum(axis=-1), 0.0)
     return pmf / pmf.sum(axis=-1, keepdims=True)
-
-
-def _interp(table: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Linear interpolation of ``table`` (…, n) at continuous lattice positions ``x`` (clipped), batched on the
-    leading axes of ``table`` broadcast against ``x``'s."""
-    n = table.shape[-1]
-    x = np.clip(x, 0, n - 1)
-    i0 = np.minimum(np.floor(x).astype(np.intp), n - 2) if n > 1 else np.zeros_like(x, dtype=np.intp)
-    w = x - i0 if n > 1 else np.zeros_like(x)
-    return (np.take_along_axis(table, i0, axis=-1) * (1 - w)
-            + np.take_along_axis(table, np.minimum(i0 + 1, n - 1), axis=-1) * w)
 
 
 class YearSolver:
@@ -182,11 +172,9 @@ class YearSolver:
         self.ys, self.R = ys, R
         self.y_step = float(ys[1] - ys[0]) if len(ys) > 1 else 0.0
         self.nY = len(ys)
-        self.cost_scale = bh.reference_rate * prob.closings * s          # r0 · μ_t
+        self.cost_rate = bh.reference_rate * s if bh.effort else 0.0    # r0 × deal size: cost per deal worked
         psi = bh.effort_curvature
         self.cost = (self.efforts ** (1 + psi) / (1 + psi)) if bh.effort else np.zeros(1)
-        if not bh.effort:
-            self.cost_scale = np.zeros(12)
         self.spiff_month = self._spiff_terms()
 
     # ------------------------------------------------------------------------------------------------ pay
@@ -227,6 +215,7 @@ class YearSolver:
         k = np.arange(nK)[None, None, :]
         ys = self.ys[:, None, None]
         choice = np.zeros((12, nY, nA, nPhi), dtype=np.int16)
+        effort = np.ones((12, nY, nA, nPhi), dtype=np.float32)
         V = None
         own_spiff, held_spiff, pulled_spiff = self.spiff_month
         for t in range(11, -1, -1):
@@ -236,12 +225,18 @@ class YearSolver:
             own_rate = (prob.closings[t] - self.phis[None, :] * prob.pullable[t]) * self.efforts[:, None]  # (nE, nΦ)
             own_rate = np.maximum(own_rate, 0.0)
             total = np.full((nY * nA, nE, nPhi, nO), -np.inf)
+            # effort's cost scales with the deals worked at effort 1: this month's own (less those pulled into
+            # the last month) plus those pulled from the next (which the rep must also close)
+            worked = np.maximum(prob.closings[t] - self.phis * prob.pullable[t], 0.0)[:, None] + (
+                self.phis[self.pull_index] * nxt_pullable * (1 - self.bh.pull_loss))[None, :]       # (nΦ, nO)
+            scale = self.cost_rate * worked
             for o in options:
                 pi, io = self.push[o], self.pull_index[o]
-                rate = own_rate.copy()
+                rate = own_rate
+                pull_rate = self.phis[io] * nxt_pullable * (1 - self.bh.pull_loss) * self.efforts[:, None]
                 if io:
-                    pull_rate = self.phis[io] * nxt_pullable * (1 - self.bh.pull_loss)
-                    hat = np.exp(own_rate[..., None] * (self.size_hat - 1) + pull_rate * (self.size_hat_pulled - 1))
+                    hat = np.exp(own_rate[..., None] * (self.size_hat - 1)
+                                 + pull_rate[..., None] * (self.size_hat_pulled - 1))
                     pmf = np.maximum(np.fft.irfft(hat, n=2 * (len(self.size_hat) - 1))[..., :nK], 0.0)
                     pmf[..., -1] += np.maximum(1 - pmf.sum(axis=-1), 0.0)
                     pmf /= pmf.sum(axis=-1, keepdims=True)
@@ -268,25 +263,60 @@ class YearSolver:
                 else:
                     Z = self.delta * self._v_same_period(V, io)
                 EV = Z.reshape(nY * nA, nK) @ pmf.reshape(nE * nPhi, nK).T               # (nY·nA, nE·nΦ)
-                spiff = rate * (own_spiff[t] + pi * held_spiff[t]) + (
-                    self.phis[io] * nxt_pullable * (1 - self.bh.pull_loss) * pulled_spiff[t])
+                spiff = rate * (own_spiff[t] + pi * held_spiff[t]) + pull_rate * pulled_spiff[t]
                 total[..., o] = EV.reshape(nY * nA, nE, nPhi) + spiff[None]
-            total -= (self.cost_scale[t] * self.cost)[None, :, None, None]
-            # prefer keeping dates and lower effort on ties (a hair of pay)
+            gain = total                                                        # pay side, before effort cost
+            total = gain - self.cost[None, :, None, None] * scale[None, None, :, :]
+            # prefer keeping dates on ties (a hair of pay)
             tie = 1e-9 * max(prob.ctx.plan.target_incentive, 1.0)
             total -= tie * (np.arange(nO)[None, None, None, :] > 0)
             flat = total.transpose(0, 2, 1, 3).reshape(nY * nA, nPhi, nE * nO)
             best = np.argmax(flat, axis=-1)
-            V = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0].reshape(nY, nA, nPhi)
+            V = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
             choice[t] = best.reshape(nY, nA, nPhi).astype(np.int16)
+            e_best, V = self._refine(gain, best // nO, best % nO, V, scale)
+            effort[t] = e_best.reshape(nY, nA, nPhi)
+            V = V.reshape(nY, nA, nPhi)
         return Policy(choice=choice, efforts=self.efforts, push=self.push, pull=self.pull,
                       pull_index=self.pull_index, phis=self.phis, step=step, y_step=self.y_step,
-                      value0=V[0].copy())
+                      value0=V[0].copy(), effort=effort)
+
+    def _refine(self, gain: np.ndarray, ie: np.ndarray, io: np.ndarray, value: np.ndarray, scales: np.ndarray):
+        """Continuous effort between grid points: the pay side ``gain`` (states, nE, nΦ, nO) is taken as the
+        parabola through the best grid point and its neighbours (same timing option), and pay minus the exact
+        cost ``scale · e^(1+ψ)/(1+ψ)`` (``scales`` (nΦ, nO)) is maximised on that interval by Newton steps.
+        Returns effort and value (states, nΦ)."""
+        E = self.efforts
+        if len(E) < 3 or not self.bh.effort:
+            return E[ie].astype(np.float32), value
+        scale = scales[np.arange(scales.shape[0])[None, :], io]
+        h = E[1] - E[0]
+        psi = self.bh.effort_curvature
+        mid = np.clip(ie, 1, len(E) - 2)
+        s_idx = np.arange(gain.shape[0])[:, None]
+        p_idx = np.arange(gain.shape[2])[None, :]
+        a0, a1, a2 = (gain[s_idx, mid + d, p_idx, io] for d in (-1, 0, 1))
+        xc = E[mid]
+        b = (a2 - a0) / (2 * h)
+        c = (a2 - 2 * a1 + a0) / (2 * h * h)
+        lo, hi = E[np.maximum(ie - 1, 0)], E[np.minimum(ie + 1, len(E) - 1)]
+        x = E[ie].astype(float)
+        for _ in range(8):
+            g1 = b + 2 * c * (x - xc) - scale * x ** psi
+            g2 = 2 * c - scale * psi * x ** (psi - 1)
+            x = np.clip(x - np.where(g2 < 0, g1 / np.where(g2 < 0, g2, -1.0), -np.sign(g1) * h / 4), lo, hi)
+        val = a1 + b * (x - xc) + c * (x - xc) ** 2 - scale * x ** (1 + psi) / (1 + psi)
+        tie = 1e-9 * max(self.prob.ctx.plan.target_incentive, 1.0) * (io > 0)
+        better = val - tie > value
+        return np.where(better, x, E[ie]).astype(np.float32), np.where(better, val - tie, value)
 
     def _v_same_period(self, V: np.ndarray, io: int) -> np.ndarray:
-        """V_{t+1}(y, a + k, φ') for integer lattice positions (clipped at the top)."""
+        """V_{t+1}(y, a + k, φ') on the lattice; beyond its top, continued along its last slope."""
         nA = self.nA
-        return V[:, :, io][:, np.minimum(np.arange(nA)[:, None] + np.arange(self.nK)[None, :], nA - 1)]
+        idx = self.sum_index
+        top = V[:, -1, io][:, None, None]
+        slope = (V[:, -1, io] - V[:, -2, io])[:, None, None]
+        return np.where(idx < nA, V[:, :, io][:, np.minimum(idx, nA - 1)], top + slope * (idx - (nA - 1)))
 
     def _v_at(self, V: np.ndarray, y_dollars: np.ndarray, a_dollars: np.ndarray, io: int) -> np.ndarray:
         """V_{t+1}(y, a, φ') at continuous y and a (dollars), bilinear."""
@@ -305,16 +335,18 @@ class YearSolver:
 
 
 def _interp_rows(row: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Linear interpolation at lattice positions ``x``; beyond the last point, continued along the last slope."""
     n = len(row)
-    x = np.clip(x, 0, n - 1)
+    x = np.maximum(x, 0)
     i0 = np.minimum(np.floor(x).astype(np.intp), n - 2)
     w = x - i0
     return row[i0] * (1 - w) + row[i0 + 1] * w
 
 
 def _interp_rows_indexed(table: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """As :func:`_interp_rows`, row ``rows`` of ``table``."""
     n = table.shape[1]
-    x = np.clip(x, 0, n - 1)
+    x = np.maximum(x, 0)
     i0 = np.minimum(np.floor(x).astype(np.intp), n - 2)
     w = x - i0
     return table[rows, i0] * (1 - w) + table[rows, i0 + 1] * w
@@ -357,7 +389,8 @@ class PolicySet:
     """The policies of every rep for one simulated year, stacked for vectorised lookup. With a ratchet, years
     after the first hold one policy per quota multiplier in ``kappa`` (next quota / the reps file's quota)."""
 
-    choice: np.ndarray          # (R, nκ, 12, nY, nA, nΦ) int16
+    choice: np.ndarray          # (R, nκ, 12, nY, nA, nΦ) int16: effort index × options + timing option
+    effort: np.ndarray          # (R, nκ, 12, nY, nA, nΦ) float32: effort, refined between grid points
     step: np.ndarray            # (R, nκ) $ per lattice point
     y_step: np.ndarray          # (R, nκ)
     kappa: np.ndarray           # (nκ,)
@@ -367,20 +400,34 @@ class PolicySet:
     pull_index: np.ndarray
     phis: np.ndarray
 
+    @staticmethod
+    def concat(sets: list[PolicySet]) -> PolicySet:
+        """Stack the policies of consecutive blocks of reps."""
+        if len(sets) == 1:
+            return sets[0]
+        nY = max(p.choice.shape[3] for p in sets)
+        def pad(a):
+            return np.broadcast_to(a, a.shape[:3] + (nY,) + a.shape[4:]) if a.shape[3] != nY else a
+
+        return replace(sets[0], choice=np.concatenate([pad(p.choice) for p in sets]),
+                       effort=np.concatenate([pad(p.effort) for p in sets]),
+                       step=np.concatenate([p.step for p in sets]),
+                       y_step=np.concatenate([p.y_step for p in sets]))
+
     def decide(self, t: int, rep: np.ndarray, kappa: np.ndarray | None, y: np.ndarray, a: np.ndarray,
                phi_idx: np.ndarray):
         """(effort, push share, pull share, next φ index) for reps ``rep`` in states y, a ($), φ (same shapes)."""
         _, nK, _, nY, nA, _ = self.choice.shape
         ik = (np.zeros_like(rep) if nK == 1 or kappa is None
-              else np.clip(np.rint(np.interp(np.log(kappa), np.log(self.kappa), np.arange(nK))), 0, nK - 1
+              else np.clip(np.rint(np.interp(np.log(np.maximum(kappa, 1e-9)), np.log(self.kappa), np.arange(nK))),
+                           0, nK - 1
                            ).astype(np.intp))
         step = self.step[rep, ik]
         ia = np.clip(np.rint(a / step), 0, nA - 1).astype(np.intp)
         ys = self.y_step[rep, ik]
         iy = np.where(ys > 0, np.clip(np.rint(y / np.where(ys > 0, ys, 1.0)), 0, nY - 1), 0).astype(np.intp)
-        c = self.choice[rep, ik, t, iy, ia, phi_idx].astype(np.intp)
-        e, o = np.divmod(c, len(self.push))
-        return self.efforts[e], self.push[o], self.pull[o], self.pull_index[o]
+        o = self.choice[rep, ik, t, iy, ia, phi_idx].astype(np.intp) % len(self.push)
+        return self.effort[rep, ik, t, iy, ia, phi_idx].astype(float), self.push[o], self.pull[o], self.pull_index[o]
 
 
 def _problem(ctx: PlanContext, r: int, mult: float, closings, pullable, reps, spiffs) -> RepProblem:
@@ -457,8 +504,13 @@ def solve_policies(ctx: PlanContext, reps, case, cal, behaviour: Behaviour, *, y
             kappas = KAPPA
         else:
             kappas = np.array([1.0 if rule.type == "fixed" else (1 + rule.growth) ** yr])
-        this = []
+        this, seen = [], {}
         for r in range(R):
+            key = _rep_key(ctx, r, reps, closings, pullable, spiffs)
+            if key in seen:             # the same rep type: the same policy
+                this.append(this[seen[key]])
+                continue
+            seen[key] = r
             row = []
             for kap in kappas:
                 prob = _problem(ctx, r, float(kap), closings, pullable, reps, spiffs)
@@ -466,10 +518,9 @@ def solve_policies(ctx: PlanContext, reps, case, cal, behaviour: Behaviour, *, y
                 row.append((solver, solver.solve(_terminal(prob, solver, nxt, r, kap, rule, delta, pullable))))
             this.append(row)
         nY = max(s.nY for row in this for s, _ in row)
-        choice = np.stack([np.stack([np.broadcast_to(p.choice, (12, nY) + p.choice.shape[2:]) if p.choice.shape[1]
-                                     != nY else p.choice for _, p in row]) for row in this])
         s0, p0 = this[0][0]
-        out[yr] = PolicySet(choice=choice, step=np.array([[p.step for _, p in row] for row in this]),
+        out[yr] = PolicySet(choice=_stack(this, "choice", nY), effort=_stack(this, "effort", nY),
+                            step=np.array([[p.step for _, p in row] for row in this]),
                             y_step=np.array([[p.y_step for _, p in row] for row in this]), kappa=kappas,
                             efforts=p0.efforts, push=p0.push, pull=p0.pull, pull_index=p0.pull_index,
                             phis=p0.phis)
@@ -477,12 +528,34 @@ def solve_policies(ctx: PlanContext, reps, case, cal, behaviour: Behaviour, *, y
     return out
 
 
+def _stack(rows, name: str, nY: int) -> np.ndarray:
+    """(R, nκ, 12, nY, nA, nΦ) from each rep's policies (a policy without a y state repeated along y)."""
+    return np.stack([np.stack([np.broadcast_to(getattr(p, name), (12, nY) + p.choice.shape[2:]) for _, p in row])
+                     for row in rows])
+
+
+def _rep_key(ctx: PlanContext, r: int, reps, closings, pullable, spiffs) -> bytes:
+    """Everything a rep's problem depends on, as bytes: reps alike in all of it share one solve."""
+    parts = [ctx.quota_per_period[r], closings[r], pullable[r], reps.deal_size_mean[r:r + 1],
+             reps.deal_size_cv[r:r + 1], *[v[r] for v in ctx.other_credited.values()],
+             *[v[r] for v in ctx.other_quotas.values()]]
+    parts += [np.asarray(x, dtype=float).ravel() for t in spiffs[r] for x in t]
+    return b"".join(np.ascontiguousarray(np.asarray(p, dtype=float)).tobytes() for p in parts)
+
+
 def _terminal(prob: RepProblem, solver: YearSolver, nxt, r: int, kap: float, rule, delta: float, pullable):
     """The value after this year's last month (see :class:`YearSolver`)."""
-    lost = solver.phis * pullable[r][0] * prob.size_mean          # January revenue pulled into December (per φ')
-    if nxt is None:
-        def last(sales, carry, io):
+    if nxt is None:   # after the last simulated year: the same year again, solved once with a linear tail
+        lost = solver.phis * pullable[r][0] * prob.size_mean      # January revenue pulled into December (per φ')
+
+        def tail(sales, carry, io):
             return prob.carry_rate * (carry - lost[io])
+
+        proxy = YearSolver(prob, solver.bh).solve(tail)
+        v0 = proxy.value0
+
+        def last(sales, carry, io):
+            return delta * (_interp_rows(v0[:, io], carry / proxy.step) - v0[0, 0])
         return last
     row = nxt[r]
     ks = np.array([float(s.Q) for s, _ in row])                    # next year's annual quotas

@@ -148,45 +148,48 @@ class BehaviourModel:
     rule: object = None
 
     def _draw(self, seed: int, trials: range, year: int, closings, pullable, top, jan_only: bool = False):
-        """Candidates of year ``year`` (only January's already-open ones with ``jan_only``) and the trial factors."""
+        """Candidates of year ``year`` (only January's already-open ones with ``jan_only``) and the trial factors.
+        Per trial two blocks: January's open deals from their own stream (what last December may pull), the rest
+        from the year's stream; each block draws counts, then standard normals for the sizes, then uniforms."""
         n = len(self.reps)
         mu, sigma = lognormal_params(self.reps.deal_size_mean, self.reps.deal_size_cv)
         exact, mean = sigma == 0, self.reps.deal_size_mean
-        parts, factors = [], []
+        # the rest block's cells: (pre: months 1..11 | same-month: months 0..11) × reps, month-major
+        rest_rep = np.concatenate([np.tile(np.arange(n), 11), np.tile(np.arange(n), 12)])
+        rest_month = np.concatenate([np.repeat(np.arange(1, 12), n), np.repeat(np.arange(12), n)]).astype(np.int8)
+        rest_pre = np.concatenate([np.ones(11 * n, bool), np.zeros(12 * n, bool)])
+        pre_rate = pullable[:, 1:].T.ravel()                       # (11·n,) month-major
+        same_rate = (closings - pullable).T.ravel()                # (12·n,)
+        cells, months, pres, sizes, us, factors = [], [], [], [], [], []
         for i, t in enumerate(trials):
             rng = year_rng(seed, t, year)
             f = draw_factors(rng, self.case, n, self.cal)
             factors.append(f)
-            F = (f.market * f.rep)[:, None] * top
-            jan = year_rng(seed, t, year, 0)     # January's open deals: their own stream (December pulls)
-            k_jan = jan.poisson(pullable[:, 0] * F[:, 0])
-            rest = (np.zeros(23 * n, dtype=np.int64) if jan_only else
-                    rng.poisson(np.concatenate([(pullable * F)[:, 1:].ravel(), ((closings - pullable) * F).ravel()])))
-            k_rest = rest
-            # cells: month 0 pre from jan, months 1..11 pre, months 0..11 same-month
-            rep_pre = np.repeat(np.arange(n), 11)
-            mon_pre = np.tile(np.arange(1, 12), n)
-            rep_same = np.repeat(np.arange(n), 12)
-            mon_same = np.tile(np.arange(12), n)
-            blocks = []
-            for g, reps_, mons, ks, is_pre in ((jan, np.arange(n), np.zeros(n, int), k_jan, True),
-                                               (rng, rep_pre, mon_pre, k_rest[:11 * n], True),
-                                               (rng, rep_same, mon_same, k_rest[11 * n:], False)):
-                r_ = np.repeat(reps_, ks)
-                m_ = np.repeat(mons, ks)
-                size = g.lognormal(mu[r_], sigma[r_])
-                if exact.any():
-                    size = np.where(exact[r_], mean[r_], size)
-                u = g.random((4, r_.size))
-                blocks.append((i * n + r_, m_, np.full(r_.size, is_pre), size, u))
-            parts.extend(blocks)
-        cell = np.concatenate([b[0] for b in parts])
-        month = np.concatenate([b[1] for b in parts])
-        order = np.argsort(month, kind="stable")
-        u = np.concatenate([b[4] for b in parts], axis=1)[:, order]
-        cand = _Candidates(cell=cell[order], month=month[order], pre=np.concatenate([b[2] for b in parts])[order],
-                           size=np.concatenate([b[3] for b in parts])[order], u=u[:3], window=u[3],
-                           bounds=np.searchsorted(month[order], np.arange(13)))
+            F = f.market * f.rep * top                              # (n,)
+            jan = year_rng(seed, t, year, 0)
+            k = jan.poisson(pullable[:, 0] * F)
+            r_ = np.repeat(np.arange(n), k)
+            blocks = [(jan, r_, np.zeros(r_.size, np.int8), np.ones(r_.size, bool))]
+            if not jan_only:
+                k = rng.poisson(np.concatenate([pre_rate * np.tile(F, 11), same_rate * np.tile(F, 12)]))
+                blocks.append((rng, np.repeat(rest_rep, k), np.repeat(rest_month, k), np.repeat(rest_pre, k)))
+            for g, rr, mm, pp in blocks:
+                z = g.standard_normal(rr.size)
+                size = np.exp(mu[rr] + sigma[rr] * z)
+                if exact.any():  # cv 0: exactly the mean
+                    size = np.where(exact[rr], mean[rr], size)
+                cells.append(i * n + rr)
+                months.append(mm)
+                pres.append(pp)
+                sizes.append(size)
+                us.append(g.random((4, rr.size), dtype=np.float32))
+        month = np.concatenate(months)
+        order = np.argsort(month, kind="stable")                     # int8 keys: a radix sort
+        u = np.concatenate(us, axis=1)[:, order]
+        month = month[order]
+        cand = _Candidates(cell=np.concatenate(cells)[order], month=month, pre=np.concatenate(pres)[order],
+                           size=np.concatenate(sizes)[order], u=u[:3], window=u[3],
+                           bounds=np.searchsorted(month, np.arange(13)))
         return cand, factors
 
     def run(self, seed: int, trials: range) -> list[Year]:
@@ -266,7 +269,7 @@ class BehaviourModel:
                     src = cand_next
                 c2 = src.cell[lo2:hi2]
                 pick = src.pre[lo2:hi2] & (src.u[0, lo2:hi2] < pull.ravel()[c2])
-                conv = pick & (src.u[1, lo2:hi2] * top < 1 - q_loss)
+                conv = pick & (src.u[1, lo2:hi2] * top < (1 - q_loss) * e.ravel()[c2])   # worked at this effort
                 got = np.bincount(c2[conv], src.size[lo2:hi2][conv] * (1 - disc), T * n).reshape(T, n)
                 revenue[:, :, t] += got
                 pulled += got
