@@ -95,12 +95,30 @@ def test_tables_have_no_empty_or_code_named_columns(page):
     plans = next(t for t in data_tables if t["header"][:2] == ["plan", "stress case"])
     money = [h for h in plans["header"] if h.startswith(("revenue,", "cost,", "cost P", "cost CVaR"))]
     assert len(money) == 6 and all(h.endswith("($)") for h in money)
-    # behaviour none: every plan sells alike, so "revenue vs first plan" is 0 in every row: left out, and said
-    assert "revenue vs first plan" not in plans["header"]
-    assert "revenue vs first plan (0.0 % in every row: behaviour none" in html
-    quotas = next(t for t in data_tables if t["header"][0] == "territory" and "quota ($)" in t["header"])
+    # behaviour full (the demo's): plans move sales, so the review shows what each plan buys per dollar
+    for h in ("revenue vs first plan", "extra revenue per extra $ of pay", "effort, mean (1 = usual)"):
+        assert h in plans["header"], h
+    j = plans["header"].index("revenue vs first plan")
+    assert len({r[j] for r in plans["rows"]}) > 2        # not the same in every row
+    assert "buys more sales per dollar" in html
+    quotas = next(t for t in data_tables if t["header"][:2] == ["territory", "quota ($)"])
+    assert "quota / potential" not in quotas["header"]
+    assert "Columns left out" in html
     assert "held by a bound" not in quotas["header"]     # empty in every row for a potential-based quota
     assert "held by a bound (empty in every row" in html
+
+
+def test_behaviour_none_columns_are_left_out_and_explained(tmp_path):
+    """Without behaviour every plan sells alike: "revenue vs first plan" is 0 in every row, so it is left out and
+    the page says why."""
+    scn = load_scenario(ROOT / "scenarios" / "stress-test.yaml", {"simulate.trials": 30, "simulate.behaviour": "none"})
+    run_scenario(scn, tmp_path / "out", store=False)
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    p = Page()
+    p.feed(html)
+    plans = next(t for t in p.tables if t["header"][:2] == ["plan", "stress case"])
+    assert "revenue vs first plan" not in plans["header"] and "effort, mean (1 = usual)" not in plans["header"]
+    assert "revenue vs first plan (0.0 % in every row: behaviour none" in html
 
 
 def test_interactive_map_has_a_tooltip_per_unit(page):
