@@ -55,7 +55,7 @@ class Behaviour(BaseModel):
     max_pull: Annotated[float, Field(ge=0, le=1)] = 0.5
     max_push: Annotated[float, Field(ge=0, le=1)] = 0.5
     discount: Annotated[float, Field(gt=0, le=1)] = 0.999
-    grid: Annotated[int, Field(ge=21, le=401)] = 81
+    grid: Annotated[int, Field(ge=21, le=401)] = 61
 
     @model_validator(mode="after")
     def _range(self) -> Behaviour:

@@ -37,7 +37,7 @@ from spmopt.sim.behaviour import Behaviour
 from spmopt.sim.pay import PlanContext
 
 PUSH_STEPS = (0.5, 1.0)   # held-back shares, × max_push
-Y_POINTS = 13
+Y_POINTS = 9
 SIZE_QUANTILES = 256
 
 
@@ -148,7 +148,7 @@ class YearSolver:
         mean = per * s
         sd = np.sqrt(per * s * s * (1 + cv * cv))
         qp = self.Q / self.P
-        span = max(2.0 * qp, float(np.max(mean + 5 * sd)) * 1.1)
+        span = max(2.0 * qp, float(np.max(mean + 4 * sd)))
         self.nA = bh.grid
         self.step = span / (self.nA - 1)
         self.nK = self.nA
