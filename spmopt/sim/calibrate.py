@@ -205,7 +205,7 @@ def read_sizes(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-# ------------------------------------------------------------------------------------------- rep parameters (closed form)
+# ---------------------------------------------------------------------------------- rep parameters (closed form)
 @dataclass(frozen=True)
 class RepEstimates:
     """Closed-form rep parameters (per rep, in the order of :attr:`History.reps`)."""
