@@ -1018,6 +1018,74 @@ def simulate(
 
 
 @app.command()
+def calibrate(
+    history: Annotated[Path, typer.Option(help="Credited history: rep_id,date,measure,value[,product,segment].")],
+    plan: Annotated[Path, typer.Option(help="The plan the history was paid under (YAML, quarterly).")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    quotas: Annotated[Path | None, typer.Option(
+        help="Quotas: rep_id,period,measure,quota (default: quotas.csv beside the history).")] = None,
+    reps: Annotated[Path | None, typer.Option(
+        help="rep_id,deal_size_mean,deal_size_cv: deal sizes to use instead of estimating them from the deals.")
+                    ] = None,
+    trials: Annotated[int, typer.Option(callback=POS_INT, help="Simulated years per rep-year of history (S).")] = 100,
+    seed: Annotated[int, typer.Option(callback=NONNEG_INT,
+                                      help="Seed of the common random numbers (the same at every evaluation).")] = 0,
+    evaluations: Annotated[int, typer.Option(callback=POS_INT,
+                                             help="Budget of model evaluations (each solves every rep's programme "
+                                                  "and simulates).")] = 60,
+    plot: Annotated[bool, typer.Option(help="Write fit.png.")] = True,
+) -> None:
+    """Estimate the behaviour (effort curvature, timing cost) and the reps from sales history under a known plan,
+    by simulated method of moments. Writes calibration.json, fit.csv, fit.png, behaviour.yaml and reps.csv."""
+    import warnings
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from spmopt.data.io import read_table
+    from spmopt.plans import PlanWarning, load_plan
+    from spmopt.sim.calibrate import calibrate as run_calibration
+    from spmopt.sim.calibrate import read_history, read_sizes, write_calibration
+
+    t0 = time.perf_counter()
+    with _command(out, "calibrate") as folder:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlanWarning)
+            p = load_plan(plan)
+        q_path = quotas if quotas is not None else history.parent / "quotas.csv"
+        if quotas is None and not q_path.exists():
+            raise InputError(f"no quotas: give --quotas (there is no quotas.csv beside {history})")
+        h = read_history(read_table(history), read_table(q_path), p)
+        sizes = None if reps is None else read_sizes(read_table(reps))
+        console.print(f"calibrating on {len(h)} rep-years of {len(h.reps)} reps under '{p.name}' "
+                      f"({trials} simulated years per rep-year, at most {evaluations} evaluations)")
+        with Progress(TextColumn("calibrating"), BarColumn(), TextColumn("{task.completed}/{task.total} evaluations"),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("", total=evaluations)
+
+            def tick(done: int, total: int, message: str) -> None:
+                bar.update(task, completed=done, total=max(total, done), description=message)
+                _status(f"{done}/{total} evaluations: {message}")
+
+            cal = run_calibration(h, p, trials=trials, seed=seed, evaluations=evaluations, sizes=sizes, progress=tick)
+        for n in cal.notes:
+            console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
+        paths = write_calibration(cal, folder.path, plot=plot, inputs={
+            "history": str(history), "plan": str(plan), "quotas": str(q_path),
+            "reps": None if reps is None else str(reps)})
+    t = Table(title=f"Calibration: {cal.rep_years} rep-years, {cal.evaluations} evaluations ({cal.status})",
+              title_justify="left")
+    for col in ("parameter", "estimate", "se", "95% CI"):
+        t.add_column(col, justify="left" if col == "parameter" else "right")
+    for _, r in cal.parameters.iterrows():
+        ci = "not identified" if not r["identified"] else f"[{r['ci_low']:.3g}, {r['ci_high']:.3g}]"
+        t.add_row(str(r["parameter"]), f"{r['estimate']:.3g}", "—" if not r["identified"] else f"{r['se']:.3g}", ci)
+    Console(width=max(out_console.width, 100)).print(t)
+    console.print(f"wrote {', '.join(Path(x).name for x in paths.values())} to {out} "
+                  f"({time.perf_counter() - t0:.1f} s)")
+
+
+@app.command()
 def quota(
     target: Annotated[float, typer.Option(callback=POS,
                                           help="Company target the quotas add up to (before over-assignment).")],
