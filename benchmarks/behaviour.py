@@ -222,7 +222,32 @@ def main() -> None:
     write_section("behaviour", "## Behavioural experiments (issue 27)\n\n" + head + text + "\n")
     DOC.write_text("# Behavioural experiments\n\nWhat the structural model of [simulation.md](simulation.md#behaviour) "
                    "says about nine plan changes, against the direction (and size, where published) in the "
-                   "literature. Produced by " + head + text + "\n")
+                   "literature. Produced by " + head + text + "\n" + NOTES)
+
+
+NOTES = """
+## Reading the table
+
+- **Directions** are the model's, from its one mechanism (each rep maximising the plan's pay, as the payout engine
+  pays it, minus the cost of effort); no experiment has a rule of its own.
+- **Sizes** depend on the parameters, which are assumptions until fitted to a company's history
+  ([calibration.md](calibration.md)). Two are larger than the published figures:
+  - removing overachievement pay (5): −14 % against Chung et al.'s −6 %. In the model a rep with nothing to earn
+    works at `effort_min` (0.5); real reps have other reasons to sell (career, recognition). Raise `effort_min`
+    for a milder response.
+  - the ratchet (6): the model's reps know the rule exactly, see three years ahead and discount little, so they
+    hold back hard (−24 % for the best reps in year 1). Misra & Nair's reps responded to a ratchet they
+    inferred.
+- **Timing costs decide the year-end sign** (3). At the default 20 % of held-back deals lost, pull-ins outweigh
+  hold-backs at period ends, as Oyer and Larkin observe. With 10 % lost, the annual bonus's December *dips*
+  (0.93×) and next January rises (1.09×): reps below quota but expecting a better year hold deals for it
+  (under a convex plan, revenue is worth more in a good year). Quarter-end spikes under the quarterly bonus
+  hold either way.
+- **The SPIFF** (7) draws deals both ways: March loses those held back into April, May those pulled into it.
+  The window's lift is large because a 1,000 bonus per deal is 2 % of a mean deal on top of a 3 % commission.
+- **Not built** (8): effort split between goals. Gates and linked goals on a second measure change pay, not
+  behaviour, until the second measure is simulated.
+"""
 
 
 def _ok(flag: bool) -> str:

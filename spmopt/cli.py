@@ -985,6 +985,8 @@ def simulate(
                     task = bar.add_task("sim", total=trials)
                     res = run_simulation(reps, list(plan), stress, trials=trials, seed=seed, behaviour=behaviour,
                                          engine=engine, scheduler=scheduler, years=years, quota_rule=quota_rule,
+                                         policy_progress=lambda done, total: _status(
+                                             f"solving the reps' policies: {done}/{total} blocks"),
                                          workers=None if scheduler else (workers or os.cpu_count() or 1),
                                          chunk_size=chunk_size, year=year, quotas=quotas,
                                          progress=lambda done, total: (bar.update(task, completed=done),

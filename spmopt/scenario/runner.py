@@ -471,6 +471,14 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
             s = scn.simulate
             reps = _sim_reps(scn, inp, res.quotas)
             cases = [c.name for c in inp.stress] if inp.stress else ["base"]
+            mode = s.behaviour if isinstance(s.behaviour, str) else s.behaviour.get("mode", "none")
+            reported = [0]
+
+            def policy_progress(done: int, total: int) -> None:
+                if done == 1 or done == total or done - reported[0] >= max(1, total // 4):
+                    reported[0] = done
+                    say(f"solved the reps' policies (behaviour {mode}): {done}/{total} blocks")
+
             say(f"simulating {s.trials:,} years of {len(reps)} reps under {len(inp.plans)} plan(s) × "
                 f"{len(cases)} stress case(s)")
             with warnings.catch_warnings():
@@ -478,7 +486,7 @@ def run_scenario(scn: Scenario, out: str | os.PathLike, *, store: str | os.PathL
                 res.simulation = simulate(reps, inp.plans, inp.stress, trials=s.trials, seed=s.seed,
                                           behaviour=s.behaviour, engine=s.engine, workers=s.workers or workers,
                                           year=s.year, years=s.years, quota_rule=s.quota_rule,
-                                          progress=sim_progress)
+                                          progress=sim_progress, policy_progress=policy_progress)
             notes += [f"simulate: {n}" for n in res.simulation.notes]
             notes += [f"plan {p.name}: {w}" for p in inp.plans for w in p.warnings]
             write_simulation(res.simulation, stage_dir / "simulate", plot=scn.report.plots,

@@ -67,7 +67,8 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
              workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
              year: int | None = None, quotas: pd.DataFrame | PathLike | None = None, marginal: bool = True,
              progress: Callable[[int, int], None] | None = None, years: int = 1,
-             quota_rule: str | Mapping | QuotaRule | None = None) -> SimResult:
+             quota_rule: str | Mapping | QuotaRule | None = None,
+             policy_progress: Callable[[int, int], None] | None = None) -> SimResult:
     """Simulate ``trials`` years of every rep under every plan and stress case.
 
     Parameters
@@ -95,6 +96,7 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
     quotas : optional table/file ``rep_id,quota`` overriding the reps file's quotas.
     marginal : measure marginal pay rates (one extra payout evaluation per plan period).
     progress : called as ``progress(trials_done, trials)`` after each chunk.
+    policy_progress : called as ``policy_progress(done, total)`` as the reps' policies are solved (behaviour on).
     """
     from spmopt.errors import InputError
 
@@ -113,7 +115,7 @@ def simulate(reps: Reps | pd.DataFrame | PathLike, plans: Plan | PathLike | Sequ
         workers = 1
     prep = prepare(_reps(reps, quotas), _plans(plans), _stress(stress), seed=seed, behaviour=behaviour,
                    engine=engine, year=year, marginal=marginal, years=years, quota_rule=parse_quota_rule(quota_rule),
-                   solve_workers=workers or 1)
+                   solve_workers=workers or 1, solve_progress=policy_progress)
     chunks = execute(prep.spec, trials, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
                      progress=progress)
     return SimResult.from_chunks(prep.spec, chunks, seconds=time.perf_counter() - t0, notes=prep.notes)

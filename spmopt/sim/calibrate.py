@@ -49,8 +49,6 @@ rep-year's average, relative to the plan's pay rate on quota. Docs: ``docs/calib
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import math
 import time
 from collections.abc import Callable
@@ -332,31 +330,12 @@ def bootstrap_cov(contrib: np.ndarray, rep_of: np.ndarray, *, seed: int, n: int 
 
 
 # --------------------------------------------------------------------------------------------------- simulation
-@contextlib.contextmanager
 def single_threaded_blas():
-    """OpenBLAS on one thread while the rep programmes are solved: their matrix products are small, and threads
-    only contend (with two busy cores a solve is three times slower with threads than without)."""
-    calls = []
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
-        for path in libs:
-            lib = ctypes.CDLL(path)
-            for get, put in (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                             ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-                             ("openblas_get_num_threads", "openblas_set_num_threads")):
-                if hasattr(lib, get) and hasattr(lib, put):
-                    before = int(getattr(lib, get)())
-                    getattr(lib, put)(1)
-                    calls.append((getattr(lib, put), before))
-                    break
-    except OSError:
-        pass
-    try:
-        yield
-    finally:
-        for put, before in calls:
-            put(before)
+    """BLAS on one thread while the rep programmes are solved: their matrix products are small, and threads only
+    contend (with two busy cores a solve is three times slower with threads than without)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def simulate_units(units: Reps, plan: Plan, behaviour: Behaviour, *, trials: int, seed: int,

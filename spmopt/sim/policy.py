@@ -488,6 +488,13 @@ def spiff_inputs(ctx: PlanContext, reps, case, cal, behaviour: Behaviour):
 def solve_policies(ctx: PlanContext, reps, case, cal, behaviour: Behaviour, *, years: int = 1,
                    rule=None) -> list[PolicySet]:
     """The policy of every rep in every simulated year (backwards from the last), for one plan and case."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):   # small products: BLAS threads only contend
+        return _solve_policies(ctx, reps, case, cal, behaviour, years, rule)
+
+
+def _solve_policies(ctx, reps, case, cal, behaviour, years, rule) -> list[PolicySet]:
     from spmopt.sim.horizon import QuotaRule
 
     rule = rule or QuotaRule()
