@@ -257,7 +257,9 @@ def _simulation_section(res, stage_dir: Path, plots: bool) -> dict[str, Any]:
     # motivation per dollar: extra revenue for each extra dollar of pay, against the first plan (same case)
     first = s.groupby("stress", sort=False)[["revenue_mean", "cost_mean"]].transform("first")
     d_cost = s["cost_mean"] - first["cost_mean"]
-    s["revenue_per_cost"] = ((s["revenue_mean"] - first["revenue_mean"]) / d_cost).where(d_cost.abs() > 1e-6)
+    d_rev = s["revenue_mean"] - first["revenue_mean"]
+    moved = d_rev.abs() > 1e-9 * first["revenue_mean"].abs()          # behaviour none: revenue never moves
+    s["revenue_per_cost"] = (d_rev / d_cost).where((d_cost.abs() > 1e-6) & moved)
     cols = ["plan", "stress", "revenue_mean", "cost_mean", "cost_p50", "cost_p90", "cost_p95", "cost_cvar95",
             "cost_of_sales", "share_at_or_above_quota", "share_at_cap", "revenue_uplift", "revenue_per_cost",
             "effort_mean", "pulled_mean", "pushed_mean"]
@@ -277,7 +279,8 @@ def _simulation_section(res, stage_dir: Path, plots: bool) -> dict[str, Any]:
     why = {"revenue vs first plan": "behaviour none: a plan does not change what reps sell"
            if r.spec.behaviour.mode == "none" else "the plans move sales alike",
            "reps at cap": "no plan caps pay, or no rep reaches a cap",
-           "extra revenue per extra $ of pay": "no plan costs more or less than the first",
+           "extra revenue per extra $ of pay": "behaviour none: a plan does not change what reps sell"
+           if r.spec.behaviour.mode == "none" else "no plan costs more or less than the first",
            "effort, mean (1 = usual)": "behaviour none: effort is not simulated" if r.spec.behaviour.mode == "none"
            else "every plan gets the same effort",
            "pulled in ($)": "no deal is pulled into an earlier period", "held back ($)": "no deal is held back"}
