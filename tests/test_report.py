@@ -96,7 +96,7 @@ def test_tables_have_no_empty_or_code_named_columns(page):
     money = [h for h in plans["header"] if h.startswith(("revenue,", "cost,", "cost P", "cost CVaR"))]
     assert len(money) == 6 and all(h.endswith("($)") for h in money)
     # behaviour full (the demo's): plans move sales, so the review shows what each plan buys per dollar
-    for h in ("revenue vs first plan", "extra revenue per extra $ of pay", "effort, mean (1 = usual)"):
+    for h in ("revenue vs first plan", "extra revenue per extra $ spent", "effort, mean (1 = usual)"):
         assert h in plans["header"], h
     j = plans["header"].index("revenue vs first plan")
     assert len({r[j] for r in plans["rows"]}) > 2        # not the same in every row

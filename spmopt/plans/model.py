@@ -35,6 +35,7 @@ import warnings
 from collections import Counter
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spmopt.data.dates import IsoDate
@@ -296,6 +297,23 @@ class MeasureSpec(_Base):
     aggregate: Literal["sum", "mean", "max", "min", "last"] = "sum"
 
 
+class Coaching(_Base):
+    """A coaching programme run alongside the plan: it costs ``cost_per_rep`` a year and raises the deals a rep
+    closes by ``win_rate_lift`` (0.13 = 13 %), reached linearly over the first ``ramp_months`` months. The payout
+    engine pays nothing for it; the simulator closes more deals and reports its cost apart from incentive pay,
+    so a review can weigh "spend X on coaching" against "spend X more on commission"."""
+
+    cost_per_rep: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    win_rate_lift: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
+    ramp_months: Annotated[int, Field(ge=0, le=36)] = 6
+
+    def lift(self, years: int = 1) -> np.ndarray:
+        """Multiplier of the deals closed in each month (years × 12) from the programme's start in January."""
+        m = np.arange(12 * years) + 1
+        ramp = np.ones(m.size) if self.ramp_months == 0 else np.minimum(1.0, m / self.ramp_months)
+        return (1 + self.win_rate_lift * ramp).reshape(years, 12)
+
+
 class Plan(_Base):
     """A validated incentive plan (immutable). Build from a file with :func:`load_plan`, or from a dict."""
 
@@ -309,6 +327,7 @@ class Plan(_Base):
     revenue_measure: str | None = None
     measures: dict[str, MeasureSpec] | None = None
     description: str | None = None
+    coaching: Coaching | None = None
     components: list[Component]
     source: str | None = Field(default=None, exclude=True)
     warnings: tuple[str, ...] = Field(default=(), exclude=True)

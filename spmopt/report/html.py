@@ -255,36 +255,40 @@ def _simulation_section(res, stage_dir: Path, plots: bool) -> dict[str, Any]:
     if "year" in s.columns:    # several simulated years: the table shows the first (the CSV has them all)
         s = s[s["year"] == 1].reset_index(drop=True)
     # motivation per dollar: extra revenue for each extra dollar of pay, against the first plan (same case)
-    first = s.groupby("stress", sort=False)[["revenue_mean", "cost_mean"]].transform("first")
-    d_cost = s["cost_mean"] - first["cost_mean"]
+    s["spend"] = s["cost_mean"] + s.get("coaching_cost", 0.0)              # incentive pay + coaching
+    first = s.groupby("stress", sort=False)[["revenue_mean", "spend"]].transform("first")
+    d_cost = s["spend"] - first["spend"]
     d_rev = s["revenue_mean"] - first["revenue_mean"]
     moved = d_rev.abs() > 1e-9 * first["revenue_mean"].abs()          # behaviour none: revenue never moves
     s["revenue_per_cost"] = (d_rev / d_cost).where((d_cost.abs() > 1e-6) & moved)
     cols = ["plan", "stress", "revenue_mean", "cost_mean", "cost_p50", "cost_p90", "cost_p95", "cost_cvar95",
-            "cost_of_sales", "share_at_or_above_quota", "share_at_cap", "revenue_uplift", "revenue_per_cost",
-            "effort_mean", "pulled_mean", "pushed_mean"]
+            "cost_of_sales", "share_at_or_above_quota", "share_at_cap", "coaching_cost", "revenue_uplift",
+            "revenue_per_cost", "effort_mean", "pulled_mean", "pushed_mean"]
     cols = [c for c in cols if c in s.columns]
     kinds = {"cost_of_sales": "pct", "share_at_or_above_quota": "pct", "share_at_cap": "pct",
-             "revenue_uplift": "pct", "pulled_mean": "int", "pushed_mean": "int"}
+             "revenue_uplift": "pct", "pulled_mean": "int", "pushed_mean": "int", "coaching_cost": "int"}
     pretty = s[cols].rename(columns={"stress": "stress case", "revenue_mean": "revenue, mean ($)",
                                      "cost_mean": "cost, mean ($)", "cost_p50": "cost P50 ($)",
                                      "cost_p90": "cost P90 ($)", "cost_p95": "cost P95 ($)",
                                      "cost_cvar95": "cost CVaR95 ($)", "cost_of_sales": "cost of sales",
                                      "share_at_or_above_quota": "reps at/above quota", "share_at_cap": "reps at cap",
                                      "revenue_uplift": "revenue vs first plan",
-                                     "revenue_per_cost": "extra revenue per extra $ of pay",
+                                     "revenue_per_cost": "extra revenue per extra $ spent",
+                                     "coaching_cost": "coaching ($)",
                                      "effort_mean": "effort, mean (1 = usual)", "pulled_mean": "pulled in ($)",
                                      "pushed_mean": "held back ($)"})
     kinds = {pretty.columns[cols.index(k)]: v for k, v in kinds.items() if k in cols}
     why = {"revenue vs first plan": "behaviour none: a plan does not change what reps sell"
            if r.spec.behaviour.mode == "none" else "the plans move sales alike",
            "reps at cap": "no plan caps pay, or no rep reaches a cap",
-           "extra revenue per extra $ of pay": "behaviour none: a plan does not change what reps sell"
+           "extra revenue per extra $ spent": "behaviour none: a plan does not change what reps sell"
            if r.spec.behaviour.mode == "none" else "no plan costs more or less than the first",
            "effort, mean (1 = usual)": "behaviour none: effort is not simulated" if r.spec.behaviour.mode == "none"
            else "every plan gets the same effort",
-           "pulled in ($)": "no deal is pulled into an earlier period", "held back ($)": "no deal is held back"}
-    out: dict[str, Any] = {"table": _table(pretty, kinds, 500, prune=True, why=why, ids=("plan", "stress case")),
+           "pulled in ($)": "no deal is pulled into an earlier period", "held back ($)": "no deal is held back",
+           "coaching ($)": "no plan has a coaching programme"}
+    table = _table(pretty, kinds, 500, prune=True, why=why, ids=("plan", "stress case"))
+    out: dict[str, Any] = {"table": table, "per_dollar": "extra revenue per extra $ spent" in table["header"],
                            "trials": r.trials, "reps": len(r.rep_ids),
                            "cases": [[c.name, describe_case(c, r.spec.cal)] for c in r.spec.cases],
                            "behaviour": r.spec.behaviour.mode, "engine": r.spec.engine,

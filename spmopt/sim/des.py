@@ -69,6 +69,7 @@ class DesModel:
     plan: PlanContext | None = None          # needed when behaviour is not 'none'
     spiffs: tuple[tuple[str, SpiffRule], ...] = ()
     policy: PolicySet | None = None          # needed when behaviour is not 'none'
+    lift: np.ndarray | None = None           # (12,) multiplier of the deals closed each month (coaching)
 
     def run(self, seed: int, trials: range) -> Year:
         n = len(self.reps)
@@ -97,7 +98,11 @@ class DesModel:
                     booked=[[] for _ in range(n)], current_effort=np.ones(n))
         on = bh.mode != "none"
         pol = self.policy
-        top = float(pol.efforts.max()) if on else 1.0          # candidates arrive at e_max × the rate
+        lift = np.ones(12) if self.lift is None else np.asarray(self.lift, dtype=float)
+        # candidates arrive at e_max × the largest lift × the rate; a deal closing in month t is kept with
+        # probability e_t × lift_t / (e_max × max lift)
+        top = (float(pol.efforts.max()) if on else 1.0) * float(lift.max())
+        thin = on or self.lift is not None
         lam = reps.opportunities / cal.days * f.market * f.rep * top
         mu, sigma = lognormal_params(reps.deal_size_mean, reps.deal_size_cv)
         k = case.cycle_shape
@@ -116,7 +121,7 @@ class DesModel:
             if d.close >= days:
                 return
             m = int(cal.month_of(d.close))
-            if on and rng.random() * top >= st.current_effort[d.rep]:
+            if thin and rng.random() * top >= st.current_effort[d.rep] * lift[m]:
                 return                                   # effort below e_max: the deal is not closed
             st.revenue[d.rep, m] += d.size
             spiff_count(d.rep, m, d.close, d.size, 1)
@@ -187,7 +192,7 @@ class DesModel:
                         st.pending[r].remove(d)
                         if d.proc is not None and d.proc.is_alive:
                             d.proc.interrupt()
-                        if rng.random() * top < (1 - bh.pull_loss) * st.current_effort[r]:   # worked now
+                        if rng.random() * top < (1 - bh.pull_loss) * st.current_effort[r] * lift[min(j + 1, 11)]:
                             size = d.size * (1 - bh.pull_discount)
                             st.revenue[r, j] += size
                             st.pulled[r] += size

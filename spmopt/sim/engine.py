@@ -66,6 +66,7 @@ class Cell:
     pulled: np.ndarray           # (T,) revenue pulled in (all reps)
     pushed: np.ndarray           # (T,) revenue pushed out (all reps)
     quota: np.ndarray            # (T, R) the year's annual quota
+    coaching: np.ndarray = None  # (T,) cost of the plan's coaching programme (all reps)
 
 
 @dataclass
@@ -105,8 +106,9 @@ def _cell(ctx: PlanContext, year: Year, i: int, marginal: bool) -> Cell:
     monthly_pay = np.zeros((T, 12))
     last_month = (np.arange(P) + 1) * (12 // P) - 1
     monthly_pay[:, last_month] = pay.sum(axis=1)
+    coach = ctx.plan.coaching
     return Cell(revenue=year.revenue.sum(axis=-1), payout=annual, effort=year.effort.mean(axis=-1),
-                quota=np.array(q * P),
+                quota=np.array(q * P), coaching=np.full(T, 0.0 if coach is None else coach.cost_per_rep * R),
                 at_cap=at_cap, monthly_revenue=year.revenue.sum(axis=1), monthly_payout=monthly_pay,
                 marginal_sum=m_sum, marginal_zero=m_zero,
                 pulled=np.zeros(T) if year.pulled is None else year.pulled.sum(axis=-1),
@@ -122,7 +124,8 @@ def run_chunk(spec: SimSpec, trials: range) -> Chunk:
     events = 0
     bh = spec.behaviour
     for c, case in enumerate(spec.cases):
-        if bh.mode == "none" and spec.years == 1:  # revenue does not depend on the plan: simulate once, pay all
+        coached = any(p.coaching is not None for p in spec.plans)
+        if bh.mode == "none" and spec.years == 1 and not coached:  # sales do not depend on the plan: once for all
             keys = _spiff_keys(ctxs)
             model = (VectorModel(spec.reps, case, spec.cal, keys) if spec.engine == "vector"
                      else DesModel(spec.reps, case, spec.cal, spec.behaviour, None, keys))
@@ -134,11 +137,14 @@ def run_chunk(spec: SimSpec, trials: range) -> Chunk:
         for i, ctx in enumerate(ctxs):
             pols = spec.policies[(i, c)] if bh.mode != "none" else None
             keys = _spiff_keys(ctxs, i)
+            coach = ctx.plan.coaching
+            lift = coach.lift(spec.years + 1) if coach is not None else None
             if spec.engine == "vector":
                 years = BehaviourModel(spec.reps, case, spec.cal, bh, pols, keys, ctx.periods, spec.years,
-                                       spec.quota_rule).run(spec.seed, trials)
+                                       spec.quota_rule, lift).run(spec.seed, trials)
             else:
-                years = [DesModel(spec.reps, case, spec.cal, bh, ctx, keys, pols[0]).run(spec.seed, trials)]
+                years = [DesModel(spec.reps, case, spec.cal, bh, ctx, keys, None if pols is None else pols[0],
+                                  None if lift is None else lift[0]).run(spec.seed, trials)]
             for y, year in enumerate(years):
                 events += year.events
                 cells[(i, c, y)] = _cell(ctx, year, i, spec.marginal)

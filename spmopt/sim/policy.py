@@ -498,13 +498,16 @@ def _solve_policies(ctx, reps, case, cal, behaviour, years, rule) -> list[Policy
     from spmopt.sim.horizon import QuotaRule
 
     rule = rule or QuotaRule()
-    closings, pullable = closing_rates(reps, case, cal)
+    base_closings, base_pullable = closing_rates(reps, case, cal)
+    coach = ctx.plan.coaching
+    lift = coach.lift(years) if coach is not None else np.ones((years, 12))   # a coaching programme closes more
     spiffs = spiff_inputs(ctx, reps, case, cal, behaviour)
     R = len(reps)
     delta = behaviour.discount
     out: list[PolicySet | None] = [None] * years
     nxt: list[list[tuple[YearSolver, Policy]]] | None = None      # per rep: (solver, policy) per κ of next year
     for yr in range(years - 1, -1, -1):
+        closings, pullable = base_closings * lift[yr], base_pullable * lift[yr]
         if yr == 0:
             kappas = np.array([1.0])
         elif rule.depends_on_sales:

@@ -13,7 +13,8 @@ Definitions (per plan × stress case, over ``N`` trials of ``R`` reps):
 - ``pay_performance_correlation``: Pearson correlation of annual attainment and pay over rep-trials;
 - ``revenue_uplift``: mean revenue relative to the first plan's under the same stress case, minus 1;
 - ``effort_mean``: mean effort (1 = the reps file's rates); ``pulled_mean`` / ``pushed_mean``: revenue moved
-  across period ends per trial by the timing behaviour.
+  across period ends per trial by the timing behaviour;
+- ``coaching_cost``: the cost of the plan's coaching programme per trial (all reps; not in ``cost_*``).
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ class SimResult:
                                                 else np.nan),
                     "pay_performance_correlation": corr,
                     "revenue_uplift": rev_mean / first_rev - 1 if first_rev else np.nan,
+                    "coaching_cost": float(cell.coaching.mean()),
                     "effort_mean": float(cell.effort.mean()),
                     "pulled_mean": float(cell.pulled.mean()), "pushed_mean": float(cell.pushed.mean()),
                 })

@@ -146,6 +146,7 @@ class BehaviourModel:
     periods: int = 1
     years: int = 1
     rule: object = None
+    lift: np.ndarray | None = None   # (years + 1, 12) multiplier of the deals closed (a coaching programme)
 
     def _draw(self, seed: int, trials: range, year: int, closings, pullable, top, jan_only: bool = False):
         """Candidates of year ``year`` (only January's already-open ones with ``jan_only``) and the trial factors.
@@ -158,6 +159,9 @@ class BehaviourModel:
         rest_rep = np.concatenate([np.tile(np.arange(n), 11), np.tile(np.arange(n), 12)])
         rest_month = np.concatenate([np.repeat(np.arange(1, 12), n), np.repeat(np.arange(12), n)]).astype(np.int8)
         rest_pre = np.concatenate([np.ones(11 * n, bool), np.zeros(12 * n, bool)])
+        if self.lift is not None:
+            up = self.lift[min(year, len(self.lift) - 1)]
+            closings, pullable = closings * up, pullable * up
         pre_rate = pullable[:, 1:].T.ravel()                       # (11·n,) month-major
         same_rate = (closings - pullable).T.ravel()                # (12·n,)
         cells, months, pres, sizes, us, factors = [], [], [], [], [], []
