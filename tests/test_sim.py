@@ -190,7 +190,8 @@ def test_unreachable_threshold_lowers_effort():
                                           "curve": [[3.0, 1.0], [4.0, 2.0]]}]})
     res = simulate(SALES, [LINEAR, far], trials=30, seed=2, behaviour="effort", workers=1)
     s = res.summary().set_index("plan")
-    assert s.loc["linear", "effort_mean"] == pytest.approx(1.0)
+    # 4 % = the reference rate: effort 1, a hair less for pay that falls due at year end (discount 0.999 a month)
+    assert s.loc["linear", "effort_mean"] == pytest.approx(1.0, abs=0.005)
     assert s.loc["far threshold", "effort_mean"] < 0.9
     assert s.loc["far threshold", "revenue_uplift"] < -0.05
     assert s.loc["far threshold", "share_below_threshold"] == 1.0

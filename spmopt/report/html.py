@@ -288,7 +288,7 @@ def _simulation_section(res, stage_dir: Path, plots: bool) -> dict[str, Any]:
            "pulled in ($)": "no deal is pulled into an earlier period", "held back ($)": "no deal is held back",
            "coaching ($)": "no plan has a coaching programme"}
     table = _table(pretty, kinds, 500, prune=True, why=why, ids=("plan", "stress case"))
-    out: dict[str, Any] = {"table": table, "per_dollar": "extra revenue per extra $ spent" in table["header"],
+    out: dict[str, Any] = {"table": table, "per_dollar": "extra revenue per extra $ spent" in table["columns"],
                            "trials": r.trials, "reps": len(r.rep_ids),
                            "cases": [[c.name, describe_case(c, r.spec.cal)] for c in r.spec.cases],
                            "behaviour": r.spec.behaviour.mode, "engine": r.spec.engine,
