@@ -18,12 +18,14 @@ sizes × (1 − discount); ``p_t`` the part of month ``t``'s closings already op
 ``R_p(y, b)`` is what the payout engine pays for period ``p`` when the period books ``b`` and the earlier periods
 booked ``y`` between them (taken as equal shares): every component the engine pays — tiers, thresholds, caps,
 accelerators, gates, true-ups, draws — enters through this one function. After the last month of the last
-simulated year, ``V`` is the plan's pay rate on quota × (carried − pulled) revenue; between years it is next
-year's ``V_0`` at next year's quota (:mod:`spmopt.sim.horizon`).
+simulated year, ``V`` is the value of starting the same year again with what was carried (that year solved once
+with a linear tail: the plan's pay rate on quota × (carried − pulled) revenue); between years it is next year's
+``V_0`` at next year's quota (:mod:`spmopt.sim.horizon`).
 
-``S`` lives on a lattice (``grid`` points up to ~5 s.d. above the best period), its distribution computed exactly
-on the lattice by FFT (deal sizes split between neighbouring lattice points, mean kept). Expectations are
-matrix products; one solve is a few tens of milliseconds.
+``S`` lives on a lattice (``grid`` points up to ~4 s.d. above the best period at full effort; beyond it values
+continue along their last slope), its distribution computed exactly on the lattice by FFT (deal sizes split
+between neighbouring lattice points, mean kept). Expectations are matrix products. Effort is refined between
+grid points (:meth:`YearSolver._refine`). One solve takes 10–60 ms.
 """
 
 from __future__ import annotations
@@ -71,14 +73,6 @@ class Policy:
     y_step: float                    # $ per point of y (0: no y state)
     value0: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # V_0(y=0, a, φ) (nA, nΦ)
     effort: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # (12, nY, nA, nΦ) continuous
-
-    def lookup(self, t: int, y: np.ndarray, a: np.ndarray, phi_idx: np.ndarray) -> np.ndarray:
-        """Choices for states given in dollars (any shape)."""
-        _, nY, nA, _ = self.choice.shape
-        ia = np.clip(np.rint(a / self.step), 0, nA - 1).astype(np.intp)
-        iy = (np.zeros_like(ia) if nY == 1
-              else np.clip(np.rint(y / self.y_step), 0, nY - 1).astype(np.intp))
-        return self.choice[t, iy, ia, phi_idx]
 
     def decode(self, choice: np.ndarray):
         """(effort, push share, pull share, pull state index) of choices."""
@@ -132,8 +126,6 @@ class YearSolver:
         bh = behaviour
         self.efforts = (np.linspace(bh.effort_min, bh.effort_max, bh.effort_steps) if bh.effort
                         else np.array([1.0]))
-        if bh.effort:  # effort 1 exactly on the grid
-            self.efforts[np.argmin(np.abs(self.efforts - 1))] = 1.0
         self.phis = np.array([0.0, bh.max_pull / 2, bh.max_pull]) if bh.timing and bh.max_pull > 0 else np.zeros(1)
         pushes = [bh.max_push * x for x in PUSH_STEPS] if bh.timing and bh.max_push > 0 else []
         push = [0.0] + pushes + [0.0] * (len(self.phis) - 1)
@@ -250,15 +242,22 @@ class YearSolver:
                         cont = self._v_at(V, self.ys[:, None] + b[None, :] * step, np.zeros((nY, self.nL)), io)
                     Z = (self.R[p] + self.delta * cont)[:, self.sum_index]
                 elif ends:
-                    booked = a + (1 - pi) * k                                           # (1, nA, nK)
-                    carry = pi * (1 - self.bh.push_loss) * k * step
-                    pay = _interp_rows_indexed(self.R[p], np.arange(nY)[:, None, None],
-                                               np.broadcast_to(booked, (nY, nA, nK)))
+                    w = self._weights(pi)
+                    R = self.R[p]
+                    pay = R[:, w["b0"]] * (1 - w["wb"]) + R[:, w["b0"] + 1] * w["wb"]          # (nY, nA, nK)
                     if t == 11:
+                        booked = a + (1 - pi) * k                                       # (1, nA, nK)
+                        carry = pi * (1 - self.bh.push_loss) * k * step
                         cont = terminal(np.broadcast_to(ys + booked * step, (nY, nA, nK)),
                                         np.broadcast_to(carry, (nY, nA, nK)), io)
                     else:
-                        cont = self._v_at(V, ys + booked * step, carry, io)
+                        Vt = V[:, :, io]
+                        c0, wc = w["c0"], w["wc"]
+                        lo = Vt[:, c0] * (1 - wc) + Vt[:, c0 + 1] * wc                   # (nY, nK): V(y, carry)
+                        if nY == 1:
+                            cont = np.broadcast_to(lo[:, None, :], (1, nA, nK))
+                        else:
+                            cont = lo[w["y0"], k] * (1 - w["wy"]) + lo[w["y0"] + 1, k] * w["wy"]
                     Z = pay + self.delta * cont
                 else:
                     Z = self.delta * self._v_same_period(V, io)
@@ -309,6 +308,25 @@ class YearSolver:
         tie = 1e-9 * max(self.prob.ctx.plan.target_incentive, 1.0) * (io > 0)
         better = val - tie > value
         return np.where(better, x, E[ie]).astype(np.float32), np.where(better, val - tie, value)
+
+    def _weights(self, pi: float) -> dict:
+        """Interpolation indices and weights of holding back ``pi`` at a period end (the same every month):
+        booked ``a + (1 − π)k`` on the pay table, carried ``(1 − loss)·π·k`` on the next period's lattice, and
+        next period's ``y + booked`` on the y grid (extrapolated linearly beyond the last points)."""
+        cache = self.__dict__.setdefault("_wcache", {})
+        if pi not in cache:
+            nA, nK, nY = self.nA, self.nK, self.nY
+            booked = np.arange(nA)[:, None] + (1 - pi) * np.arange(nK)[None, :]          # (nA, nK)
+            b0 = np.minimum(np.floor(booked).astype(np.intp), self.nL - 2)
+            carry = pi * (1 - self.bh.push_loss) * np.arange(nK)
+            c0 = np.minimum(np.floor(carry).astype(np.intp), nA - 2)
+            out = {"b0": b0, "wb": booked - b0, "c0": c0, "wc": carry - c0}
+            if nY > 1:
+                xy = np.maximum((self.ys[:, None, None] + booked[None] * self.step) / self.y_step, 0)
+                y0 = np.minimum(np.floor(xy).astype(np.intp), nY - 2)
+                out.update(y0=y0, wy=xy - y0)
+            cache[pi] = out
+        return cache[pi]
 
     def _v_same_period(self, V: np.ndarray, io: int) -> np.ndarray:
         """V_{t+1}(y, a + k, φ') on the lattice; beyond its top, continued along its last slope."""

@@ -117,7 +117,8 @@ def year_rng(seed: int, trial: int, year: int, part: int | None = None) -> np.ra
 @dataclass
 class _Candidates:
     """Deals that would close at full effort, of all trials of a block, sorted by month: trial-rep cell, month,
-    whether already open a month before (pullable), size, and three uniforms (pull pick, close, hold back)."""
+    whether already open a month before (pullable), size, three uniforms (pull pick, close, hold back) and, when
+    the plan has spiffs, a fourth (inside or outside the window)."""
 
     cell: np.ndarray
     month: np.ndarray
@@ -165,6 +166,7 @@ class BehaviourModel:
         pre_rate = pullable[:, 1:].T.ravel()                       # (11·n,) month-major
         same_rate = (closings - pullable).T.ravel()                # (12·n,)
         cells, months, pres, sizes, us, factors = [], [], [], [], [], []
+        n_u = 4 if self.spiffs else 3     # the fourth uniform places a deal in or out of a spiff window
         for i, t in enumerate(trials):
             rng = year_rng(seed, t, year)
             f = draw_factors(rng, self.case, n, self.cal)
@@ -186,13 +188,13 @@ class BehaviourModel:
                 months.append(mm)
                 pres.append(pp)
                 sizes.append(size)
-                us.append(g.random((4, rr.size), dtype=np.float32))
+                us.append(g.random((n_u, rr.size), dtype=np.float32))
         month = np.concatenate(months)
         order = np.argsort(month, kind="stable")                     # int8 keys: a radix sort
         u = np.concatenate(us, axis=1)[:, order]
         month = month[order]
         cand = _Candidates(cell=np.concatenate(cells)[order], month=month, pre=np.concatenate(pres)[order],
-                           size=np.concatenate(sizes)[order], u=u[:3], window=u[3],
+                           size=np.concatenate(sizes)[order], u=u[:3], window=u[3] if n_u == 4 else u[0],
                            bounds=np.searchsorted(month, np.arange(13)))
         return cand, factors
 
