@@ -1344,7 +1344,9 @@ def plan_list() -> None:
         plans = [(n, library.load(n)) for n in library.names()]
     except SpmoptError as exc:
         _fail(exc)
-    width = max(min(out_console.width, 120), 20)   # lines longer than 120 are hard to read
+    cols = os.environ.get("COLUMNS", "")
+    width = int(cols) if cols.isdigit() else out_console.width        # COLUMNS wins, as shutil reads it
+    width = max(min(width, 120), 20)   # lines longer than 120 are hard to read
     indent = max(len(n) for n, _ in plans) + 2 if plans else 0
     if width - indent < 30:   # a narrow terminal: the text goes under the name, indented
         indent = 4

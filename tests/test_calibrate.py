@@ -137,6 +137,7 @@ def test_history_that_cannot_identify_says_so(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ command line
+@pytest.mark.slow   # about 16 s: 100 simulated years per rep-year, 40+ evaluations
 def test_cli_calibrate_shipped_history(tmp_path):
     out = tmp_path / "cal"
     res = runner.invoke(app, ["calibrate", "--history", str(HISTORY / "actuals.csv"), "--plan", str(PLAN),
