@@ -251,3 +251,27 @@ def test_map_cells_tile_the_units_and_a_split_unit_is_drawn_once():
     r = spmopt.align(p, work=2, time_limit=60)
     fig = plot_before_after(r)
     assert len(fig.axes) >= 3
+
+
+def test_quota_reads_a_split_assignment(line, tmp_path):
+    """``spmopt quota --assignment`` takes an alignment's assignment.csv with split units (one row per unit and
+    territory, with shares): each territory's potential is its whole units' plus its share of the split ones
+    (worked by hand), and shares that do not add up to 1 are refused with the file, row and column."""
+    units, _, _ = line
+    units.to_csv(tmp_path / "u.csv", index=False)
+    a = pd.DataFrame({"unit_id": ["A", "B", "C", "C", "D", "E"], "territory_id": ["T1", "T1", "T1", "T2", "T2", "T2"],
+                      "share": [1, 1, 0.25, 0.75, 1, 1]})
+    a.to_csv(tmp_path / "a.csv", index=False)
+    r = CliRunner().invoke(app, ["quota", "--units", str(tmp_path / "u.csv"), "--assignment", str(tmp_path / "a.csv"),
+                                 "--target", "1000", "--method", "potential", "--no-simulate", "--no-plot",
+                                 "--out", str(tmp_path / "q")])
+    assert r.exit_code == 0, r.output
+    q = pd.read_csv(tmp_path / "q" / "quotas.csv").set_index("territory_id")
+    assert q.loc["T1", "potential"] == pytest.approx(15 + 15 + 10) and q.loc["T2", "potential"] == pytest.approx(60)
+    assert q["quota"].to_dict() == pytest.approx({"T1": 400.0, "T2": 600.0})
+    a.loc[3, "share"] = 0.5
+    a.to_csv(tmp_path / "b.csv", index=False)
+    r = CliRunner().invoke(app, ["quota", "--units", str(tmp_path / "u.csv"), "--assignment", str(tmp_path / "b.csv"),
+                                 "--target", "1000", "--no-simulate", "--no-plot", "--out", str(tmp_path / "q2")])
+    assert r.exit_code == 2 and "b.csv" in r.output and "row 4" in r.output and "'share'" in r.output
+    assert "add up to 0.75" in r.output

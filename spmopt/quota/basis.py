@@ -136,6 +136,57 @@ def read_assignment(df: pd.DataFrame, unit_ids: list[str], *, units_source: str,
     return out.reindex(unit_ids)
 
 
+def read_assignment_shares(df: pd.DataFrame, unit_ids: list[str], *, units_source: str,
+                           source: str | None = None) -> tuple[list[str], list[str], np.ndarray]:
+    """``unit_id,territory_id[,share]`` → (unit, territory, share) rows covering exactly the units of the units
+    file. A unit split between territories (``assignment.csv`` of an alignment with ``split``) has one row per
+    territory, with shares in (0, 1] adding up to 1; without a ``share`` column every unit has one row."""
+    source = source or _source(df, "<assignment>")
+    if "share" not in df.columns:
+        terr = read_assignment(df, unit_ids, units_source=units_source, source=source)
+        return list(terr.index), list(terr), np.ones(len(terr))
+    _require_column(df, "unit_id", source)
+    _require_column(df, "territory_id", source)
+    for r, v in zip(_rows(df), df["unit_id"], strict=True):
+        if _is_missing(v):
+            raise InputError("missing unit id", source=source, row=int(r), column="unit_id")
+    ids = [_id_text(v) for v in df["unit_id"]]
+    shares = parse_numeric(df, "share", source, nonnegative=True, what="share")
+    known = set(unit_ids)
+    rows = list(_rows(df))
+    seen: dict[tuple[str, str], int] = {}
+    total: dict[str, float] = {}
+    first_row: dict[str, int] = {}
+    units, terrs = [], []
+    for r, u, t, w in zip(rows, ids, df["territory_id"], shares, strict=True):
+        if u not in known:
+            raise InputError(f"unit '{u}' is not in the units file {units_source}", source=source, row=int(r),
+                             column="unit_id", value=u)
+        if _is_missing(t):
+            raise InputError("missing territory", source=source, row=int(r), column="territory_id")
+        t = _id_text(t)
+        if not 0 < w <= 1:
+            raise InputError(f"a share must be in (0, 1], got {w:g}", source=source, row=int(r), column="share",
+                             value=w)
+        if (u, t) in seen:
+            raise InputError(f"unit '{u}' is given to territory '{t}' twice (rows {seen[(u, t)]} and {r})",
+                             source=source, row=int(r), column="territory_id", value=t)
+        seen[(u, t)] = int(r)
+        total[u] = total.get(u, 0.0) + float(w)
+        first_row.setdefault(u, int(r))
+        units.append(u)
+        terrs.append(t)
+    bad = next((u for u, v in total.items() if abs(v - 1) > 1e-6), None)
+    if bad is not None:
+        raise InputError(f"the shares of unit '{bad}' add up to {total[bad]:g}, not 1", source=source,
+                         row=first_row[bad], column="share", value=bad)
+    missing = [u for u in unit_ids if u not in total]
+    if missing:
+        raise InputError(f"{len(missing)} unit(s) of {units_source} have no territory, e.g. "
+                         f"{', '.join(missing[:5])}", source=source, column="unit_id")
+    return units, terrs, np.asarray(shares, dtype=float)
+
+
 def read_units(units: pd.DataFrame, columns: list[str], *, source: str | None = None) -> pd.DataFrame:
     """The units table's ids and the numeric ``columns`` present (non-negative), indexed by ``unit_id``."""
     source = source or _source(units, "<units>")
@@ -177,17 +228,20 @@ def basis_from_units(units: pd.DataFrame, assignment: pd.DataFrame | pd.Series |
         if terr.isna().any():
             raise InputError(f"unit '{terr.index[terr.isna()][0]}' has no territory in the assignment",
                              source=usrc, column="unit_id")
-    else:
-        terr = read_assignment(assignment, unit_ids, units_source=usrc)
-    order = list(dict.fromkeys(sorted(terr)))
+    if assignment is None or isinstance(assignment, pd.Series):
+        row_units, row_terr, row_share = unit_ids, list(terr), np.ones(len(unit_ids))
+    else:   # a file: one row per unit, or per unit and territory with a share for split units
+        row_units, row_terr, row_share = read_assignment_shares(assignment, unit_ids, units_source=usrc)
+    order = list(dict.fromkeys(sorted(row_terr)))
     idx = pd.Index(order)
-    code = idx.get_indexer(terr.to_numpy())
+    code = idx.get_indexer(np.asarray(row_terr, dtype=object))
+    upos = pd.Index(unit_ids).get_indexer(np.asarray(row_units, dtype=object))
     n = len(order)
 
     def total(col: str | None) -> np.ndarray:
         if col is None or col not in u.columns:
             return np.full(n, np.nan)
-        return np.bincount(code, weights=u[col].to_numpy(dtype=float), minlength=n)
+        return np.bincount(code, weights=u[col].to_numpy(dtype=float)[upos] * row_share, minlength=n)
 
     b = dict(potential=total(potential), history=total(history), rollup=total(rollup))
     extra = dict(last_quota=np.full(n, np.nan), floor=np.full(n, np.nan), ceiling=np.full(n, np.nan),
