@@ -172,16 +172,27 @@ SALES = pd.DataFrame({
 
 
 @pytest.mark.slow
-def test_steep_annual_accelerator_bunches_revenue_at_year_end():
-    accel = plan_from_dict({"name": "accelerator", "target_incentive": 40_000, "period": "year",
-                            "components": [{"type": "quota_bonus", "measure": "revenue",
-                                            "curve": [[0.0, 0.0], [1.0, 1.0], [1.5, 3.0]], "extrapolate": True}]})
-    res = simulate(SALES, [LINEAR, accel], trials=40, seed=1, behaviour="full", workers=1)
-    m = res.monthly().set_index(["plan", "month"])["revenue_mean"]
-    dec_lin, dec_acc = m[("linear", 12)], m[("accelerator", 12)]
-    assert dec_acc > 1.1 * dec_lin
-    assert res.summary().set_index("plan").loc["accelerator", "pulled_mean"] > 0
-    assert res.summary().set_index("plan").loc["linear", "pulled_mean"] == 0  # nothing to gain under a linear plan
+def test_annual_bonus_makes_a_year_end_spike_and_a_january_dip():
+    """Quotas at each rep's expected sales, an annual bonus with a threshold and an accelerator (as experiment 3
+    of benchmarks/behaviour.py): reps near quota work harder in December and pull January's deals in, so December
+    books more than the other months and the next January less; a linear commission moves nothing."""
+    curve = [[0.5, 0.25], [1.0, 1.0], [1.5, 2.0]]
+    bonus = plan_from_dict({"name": "annual bonus", "target_incentive": 25_000, "period": "year",
+                            "components": [{"type": "quota_bonus", "measure": "revenue", "curve": curve,
+                                            "extrapolate": True}]})
+    skill = np.repeat([0.7, 0.85, 1.0, 1.15, 1.3], 2)
+    reps = pd.DataFrame({"rep_id": [f"R{i}" for i in range(10)], "quota": 1e6 * skill, "skill": skill,
+                         "opportunities_per_year": 80.0, "win_rate": 0.25, "deal_size_mean": 50_000.0,
+                         "deal_size_cv": 0.5, "cycle_days": 45.0})
+    res = simulate(reps, [LINEAR, bonus], {"base": {"market_sigma": 0.1}}, trials=600, seed=1, behaviour="full",
+                   years=2, workers=1, marginal=False)
+    m = res.monthly().set_index(["plan", "year", "month"])["revenue_mean"]
+    y1, y2 = m.loc[("annual bonus", 1)], m.loc[("annual bonus", 2)]
+    assert y1.loc[12] > 1.03 * y1.loc[1:11].mean()          # benchmark (2,000 trials, 40 reps): 1.09
+    assert y2.loc[1] < 0.99 * y2.loc[2:11].mean()           # benchmark: 0.94
+    s = res.summary().set_index(["plan", "year"])
+    assert (s.loc["linear", ["pulled_mean", "pushed_mean"]] == 0).all().all()
+    assert s.loc[("annual bonus", 1), "pulled_mean"] > 0
 
 
 def test_unreachable_threshold_lowers_effort():
