@@ -39,6 +39,21 @@ def win_probability(reps: Reps, case: Case, effort: float | np.ndarray = 1.0, ex
     return np.clip(reps.win_rate * reps.skill * np.asarray(effort) ** exponent + case.win_shift, 0.0, 1.0)
 
 
+def add_windfalls(f, case: Case, reps: Reps, cal: Calendar, spiffs, revenue: np.ndarray,
+                  counts: dict[str, np.ndarray]) -> None:
+    """Add one trial's windfall deals (``f``: its :class:`~spmopt.sim.market.TrialFactors`) to its revenue
+    (R, 12) and spiff deal counts (R, 12 each), in place."""
+    if not f.windfall.any():
+        return
+    r = np.flatnonzero(f.windfall)
+    month = cal.month_of(f.windfall_day[r])
+    size = case.windfall_size * reps.deal_size_mean[r]
+    np.add.at(revenue, (r, month), size)
+    for key, s in spiffs:
+        hit = (f.windfall_day[r] >= s.lo) & (f.windfall_day[r] < s.hi) & (size >= s.min_value)
+        np.add.at(counts[key], (r[hit], month[hit]), 1)
+
+
 @dataclass
 class Year:
     """Simulated years of a block of trials: revenue booked per month (T, R, 12), qualifying spiff deals per
@@ -94,14 +109,7 @@ class VectorModel:
             for key, s in self.spiffs:
                 ok = (rng.random(cell.size) < frac[key][cell]) & (sizes >= s.min_value)
                 counts[key][i] = np.bincount(cell[ok], minlength=n * 12).reshape(n, 12)
-            if f.windfall.any():
-                r = np.flatnonzero(f.windfall)
-                month = cal.month_of(f.windfall_day[r])
-                size = case.windfall_size * reps.deal_size_mean[r]
-                np.add.at(revenue[i], (r, month), size)
-                for key, s in self.spiffs:
-                    hit = (f.windfall_day[r] >= s.lo) & (f.windfall_day[r] < s.hi) & (size >= s.min_value)
-                    np.add.at(counts[key][i], (r[hit], month[hit]), 1)
+            add_windfalls(f, case, reps, cal, self.spiffs, revenue[i], {k: c[i] for k, c in counts.items()})
         return Year(revenue=revenue, spiffs=counts, effort=np.ones((T, n, 12)))
 
 
@@ -225,14 +233,7 @@ class BehaviourModel:
             windfall = np.zeros((T, n, 12))
             wf_counts = {key: np.zeros((T, n, 12)) for key, _ in self.spiffs}
             for i, f in enumerate(factors):        # windfalls: not subject to effort or timing
-                if f.windfall.any():
-                    r = np.flatnonzero(f.windfall)
-                    month = cal.month_of(f.windfall_day[r])
-                    size = case.windfall_size * reps.deal_size_mean[r]
-                    np.add.at(windfall[i], (r, month), size)
-                    for key, s in self.spiffs:
-                        hit = (f.windfall_day[r] >= s.lo) & (f.windfall_day[r] < s.hi) & (size >= s.min_value)
-                        np.add.at(wf_counts[key][i], (r[hit], month[hit]), 1)
+                add_windfalls(f, case, reps, cal, self.spiffs, windfall[i], {k: c[i] for k, c in wf_counts.items()})
             pol = pols[yr] if pols else None
             kappa = quota / reps.quota[None, :] if (pol is not None and len(pol.kappa) > 1) else None
             revenue = np.zeros((T, n, 12))
