@@ -299,6 +299,15 @@ def expected_closings(case: Case, cal: Calendar, cycle_days: np.ndarray, *, lo: 
     return total + case.demand * pipeline
 
 
+def window_share(case: Case, cal: Calendar, cycle_days: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Share of each month's expected closings that falls in the window ``[lo, hi)`` (days), per rep (R, 12)."""
+    a = np.clip(np.full(12, lo), cal.starts[:-1], cal.starts[1:])
+    b = np.clip(np.full(12, hi), cal.starts[:-1], cal.starts[1:])
+    inside = expected_closings(case, cal, cycle_days, lo=a, hi=np.maximum(b, a))
+    whole = expected_closings(case, cal, cycle_days)
+    return np.divide(inside, whole, out=np.zeros_like(whole), where=whole > 0)
+
+
 @dataclass(frozen=True)
 class TrialFactors:
     market: float          # shared demand factor

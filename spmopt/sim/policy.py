@@ -74,12 +74,6 @@ class Policy:
     value0: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # V_0(y=0, a, φ) (nA, nΦ)
     effort: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # (12, nY, nA, nΦ) continuous
 
-    def decode(self, choice: np.ndarray):
-        """(effort, push share, pull share, pull state index) of choices."""
-        n_opt = len(self.push)
-        e, o = np.divmod(choice.astype(np.intp), n_opt)
-        return self.efforts[e], self.push[o], self.pull[o], self.pull_index[o]
-
 
 def size_lattice(mean: float, cv: float, step: float, n: int) -> np.ndarray:
     """Deal-size distribution on the lattice ``0, step, 2·step, …`` (length ``n``), each of ``SIZE_QUANTILES``
@@ -471,16 +465,12 @@ def _share_above(minimum: float, mean: float, cv: float) -> float:
 def spiff_inputs(ctx: PlanContext, reps, case, cal, behaviour: Behaviour):
     """Per rep, the spiff terms of :class:`RepProblem` (see there)."""
 
-    from spmopt.sim.market import expected_closings
+    from spmopt.sim.market import window_share
 
     out = []
-    whole = expected_closings(case, cal, reps.cycle_days)
     per = []
     for s in ctx.spiffs:
-        lo = np.clip(np.full(12, s.lo), cal.starts[:-1], cal.starts[1:])
-        hi = np.clip(np.full(12, s.hi), cal.starts[:-1], cal.starts[1:])
-        inside = expected_closings(case, cal, reps.cycle_days, lo=lo, hi=np.maximum(hi, lo))
-        frac = np.divide(inside, whole, out=np.zeros_like(whole), where=whole > 0)        # (R, 12)
+        frac = window_share(case, cal, reps.cycle_days, s.lo, s.hi)                      # (R, 12)
         nxt = cal.starts[1:] + 1e-6
         last = cal.starts[1:] - 1e-6
         in_next = ((nxt >= s.lo) & (nxt < s.hi)).astype(float)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spmopt.sim.inputs import Reps
-from spmopt.sim.market import Calendar, Case, draw_factors, expected_closings
+from spmopt.sim.market import Calendar, Case, draw_factors, expected_closings, window_share
 from spmopt.sim.pay import SpiffRule
 
 
@@ -88,11 +88,7 @@ class VectorModel:
         # share of each month's closings that falls inside each spiff window
         frac = {}
         for key, s in self.spiffs:
-            lo = np.clip(np.full(12, s.lo), cal.starts[:-1], cal.starts[1:])
-            hi = np.clip(np.full(12, s.hi), cal.starts[:-1], cal.starts[1:])
-            inside = expected_closings(case, cal, reps.cycle_days, lo=lo, hi=np.maximum(hi, lo))
-            whole = expected_closings(case, cal, reps.cycle_days)
-            frac[key] = np.divide(inside, whole, out=np.zeros_like(whole), where=whole > 0).ravel()
+            frac[key] = window_share(case, cal, reps.cycle_days, s.lo, s.hi).ravel()
         T = len(trials)
         revenue = np.zeros((T, n, 12))
         counts = {key: np.zeros((T, n, 12)) for key, _ in self.spiffs}
@@ -218,7 +214,7 @@ class BehaviourModel:
         push_loss = bh.push_loss if pols else 0.0
         disc = bh.pull_discount if pols else 0.0
         per_len = 12 // self.periods
-        fracs = {key: self._window_share(s) for key, s in self.spiffs}
+        fracs = {key: window_share(case, cal, reps.cycle_days, s.lo, s.hi) for key, s in self.spiffs}
         rep_idx = np.broadcast_to(np.arange(n), (T, n))
         quota = np.broadcast_to(reps.quota.astype(float), (T, n)).copy()
         carry = np.zeros((T, n))                 # held back past 31 December: books next January
@@ -298,12 +294,3 @@ class BehaviourModel:
             if self.rule is not None:
                 quota = self.rule.next(quota, revenue.sum(axis=-1))
         return years_out
-
-    def _window_share(self, s: SpiffRule) -> np.ndarray:
-        """Share of each month's closings inside the spiff window (R, 12)."""
-        cal, case = self.cal, self.case
-        lo = np.clip(np.full(12, s.lo), cal.starts[:-1], cal.starts[1:])
-        hi = np.clip(np.full(12, s.hi), cal.starts[:-1], cal.starts[1:])
-        inside = expected_closings(case, cal, self.reps.cycle_days, lo=lo, hi=np.maximum(hi, lo))
-        whole = expected_closings(case, cal, self.reps.cycle_days)
-        return np.divide(inside, whole, out=np.zeros_like(whole), where=whole > 0)
